@@ -1,0 +1,278 @@
+//! Generates the client from `spec/servicefabric.json` with progenitor.
+//!
+//! Output goes to `OUT_DIR` (`client.rs`, `error_codes.rs`) and is `include!`d by
+//! `src/generated.rs` and `src/error_code.rs`. Every departure from a stock progenitor run is
+//! in this file, each with the reason:
+//!
+//! 1. 204 responses are dropped before generation: progenitor cannot pair a bodiless 204 with a
+//!    200 that has a body (it panics). The spec documents the gateway's 204; `src/` maps it.
+//! 2. `date-time` strings stay `String`: chrono would re-serialise `.26Z` as `.260Z`, so a
+//!    response would not round-trip byte-faithfully; `src/` parses the date.
+//! 3. `FabricErrorCodes` is replaced by `crate::ErrorCode`, an open enum generated here from the
+//!    spec's code lists: the gateway returns codes outside the published list, and a closed
+//!    enum would turn a typed error into a decode failure.
+//! 4. Path parameters are encoded by `crate::wire` instead of progenitor's `encode_path`, which
+//!    leaves `\` raw (the URL parser then reads it as `/`) and always escapes `/`, while
+//!    parameters marked `x-ms-skip-url-encoding` must keep their `/`.
+//! 5. progenitor adds query parameters sorted by name; the official clients send them in spec
+//!    order, and send those marked `x-ms-skip-url-encoding` unencoded. `WIRE_QUERY` lists each
+//!    operation's query parameters in spec order with that flag; the request hook in
+//!    `src/hooks.rs` rewrites the query from it.
+
+use std::{collections::BTreeSet, env, fs, path::Path, process};
+
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
+use serde_json::Value;
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+
+const SPEC: &str = "spec/servicefabric.json";
+
+fn main() {
+    println!("cargo:rerun-if-changed={SPEC}");
+    println!("cargo:rerun-if-changed=build.rs");
+    if let Err(problem) = run() {
+        // A plain message, not a panic: this is what a spec author sees when an edit breaks.
+        eprintln!("error: cannot generate the client from {SPEC}: {problem}");
+        process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let text = fs::read_to_string(SPEC).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut doc: Value =
+        serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let keep_slash = skip_encoding_params(&doc);
+    let wire_query = query_table(&doc)?;
+    let codes = error_codes(&doc)?;
+    drop_bodiless_responses(&mut doc);
+
+    let spec: openapiv3::OpenAPI = serde_json::from_value(doc)
+        .map_err(|e| format!("not an OpenAPI 3.0 document openapiv3 can read: {e}"))?;
+
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        // The wire fixes live in `impl ClientHooks for Client` (src/hooks.rs); Expected makes
+        // forgetting them a compile error rather than a silent fallback to the defaults.
+        .with_inner_type(quote::quote!(crate::hooks::CallState))
+        .with_hooks(HooksMode::Expected)
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq")
+        .with_replacement(
+            "FabricErrorCodes",
+            "crate::ErrorCode",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        )
+        .with_conversion(
+            schemars::schema::SchemaObject {
+                instance_type: Some(schemars::schema::InstanceType::String.into()),
+                format: Some("date-time".to_string()),
+                ..Default::default()
+            },
+            "::std::string::String",
+            [TypeImpl::Display].into_iter(),
+        );
+    let tokens = Generator::new(&settings)
+        .generate_tokens(&spec)
+        .map_err(|e| format!("progenitor rejected it: {e}"))?;
+    let tokens = route_encoders(tokens, &keep_slash);
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("progenitor produced unparsable code: {e}"))?;
+
+    let mut client = prettyplease::unparse(&file);
+    client.push_str(&wire_query);
+    let out = env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?;
+    write(Path::new(&out).join("client.rs"), &client)?;
+    write(Path::new(&out).join("error_codes.rs"), &render_error_codes(&codes))
+}
+
+fn write(path: impl AsRef<Path>, text: &str) -> Result<(), String> {
+    fs::write(path.as_ref(), text).map_err(|e| format!("cannot write {:?}: {e}", path.as_ref()))
+}
+
+/// Rust identifiers (snake_case) of path parameters marked `x-ms-skip-url-encoding`.
+fn skip_encoding_params(doc: &Value) -> BTreeSet<String> {
+    let params = doc.pointer("/components/parameters").and_then(Value::as_object);
+    params
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter(|p| p["in"] == "path" && p["x-ms-skip-url-encoding"] == true)
+        .filter_map(|p| p["name"].as_str().map(snake_case))
+        .collect()
+}
+
+/// `WIRE_QUERY`: per operation (progenitor's snake_case id), its query parameters in spec
+/// order, each with whether it is sent verbatim.
+fn query_table(doc: &Value) -> Result<String, String> {
+    let mut rows = String::new();
+    let paths = doc["paths"].as_object().ok_or("it has no paths")?;
+    for op in paths.values().filter_map(Value::as_object).flat_map(|m| m.values()) {
+        let Some(id) = op["operationId"].as_str() else {
+            continue;
+        };
+        let mut params = String::new();
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let p = match p["$ref"].as_str() {
+                Some(r) => doc
+                    .pointer(r.trim_start_matches('#'))
+                    .ok_or_else(|| format!("{id}: unresolved parameter {r}"))?,
+                None => p,
+            };
+            if p["in"] == "query" {
+                let name = p["name"].as_str().ok_or_else(|| format!("{id}: unnamed parameter"))?;
+                let verbatim = p["x-ms-skip-url-encoding"] == true;
+                params.push_str(&format!("({name:?}, {verbatim}), "));
+            }
+        }
+        rows.push_str(&format!("    ({:?}, &[{params}]),\n", snake_case(id)));
+    }
+    Ok(format!(
+        "\n/// Query parameters per operation, in spec order, and whether each is sent verbatim\n\
+         /// (`x-ms-skip-url-encoding`). Written by build.rs from the spec.\n\
+         pub(crate) const WIRE_QUERY: &[(&str, &[(&str, bool)])] = &[\n{rows}];\n"
+    ))
+}
+
+/// The same snake_case that progenitor (heck) gives parameter names.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(if c == '-' { '_' } else { c.to_ascii_lowercase() });
+    }
+    out
+}
+
+fn drop_bodiless_responses(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for op in paths.values_mut().filter_map(Value::as_object_mut) {
+        for method in op.values_mut().filter_map(Value::as_object_mut) {
+            if let Some(responses) = method.get_mut("responses").and_then(Value::as_object_mut) {
+                responses.remove("204");
+            }
+        }
+    }
+}
+
+/// Rewrites each `encode_path(..)` call to the encoder `crate::wire` has for that parameter.
+/// Works on tokens because the calls sit inside `format!`, which syn does not parse.
+fn route_encoders(tokens: TokenStream, keep_slash: &BTreeSet<String>) -> TokenStream {
+    let mut out = Vec::new();
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(tree) = iter.next() {
+        match tree {
+            TokenTree::Ident(ident) if ident == "encode_path" => {
+                let args = match iter.peek() {
+                    Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis => {
+                        g.stream().to_string()
+                    }
+                    _ => {
+                        out.push(TokenTree::Ident(ident)); // the `use` line, not a call
+                        continue;
+                    }
+                };
+                let keeps = args
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|word| keep_slash.contains(word));
+                let encoder = if keeps {
+                    quote::quote!(crate::wire::encode_path_keep_slash)
+                } else {
+                    quote::quote!(crate::wire::encode_path_segment)
+                };
+                out.extend(encoder);
+            }
+            TokenTree::Group(g) => {
+                let mut group = Group::new(g.delimiter(), route_encoders(g.stream(), keep_slash));
+                group.set_span(g.span());
+                out.push(TokenTree::Group(group));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The codes of `FabricErrorCodes`: each `anyOf` branch's `enum`, in spec order.
+fn error_codes(doc: &Value) -> Result<Vec<String>, String> {
+    let schema = doc
+        .pointer("/components/schemas/FabricErrorCodes")
+        .ok_or("components.schemas.FabricErrorCodes is missing")?;
+    let branches = schema["anyOf"]
+        .as_array()
+        .ok_or("FabricErrorCodes must be an anyOf of code lists (the set is open)")?;
+    let mut codes = Vec::new();
+    for code in branches
+        .iter()
+        .filter_map(|b| b["enum"].as_array())
+        .flatten()
+    {
+        let code = code.as_str().ok_or("FabricErrorCodes values must be strings")?;
+        if !codes.iter().any(|c| c == code) {
+            codes.push(code.to_string());
+        }
+    }
+    if codes.is_empty() {
+        return Err("FabricErrorCodes lists no codes".into());
+    }
+    Ok(codes)
+}
+
+/// `FABRIC_E_NAME_DOES_NOT_EXIST` -> `NameDoesNotExist`; `E_INVALIDARG` -> `InvalidArg`.
+fn variant_name(code: &str) -> String {
+    match code {
+        "E_INVALIDARG" => return "InvalidArg".into(),
+        "E_ACCESSDENIED" => return "AccessDenied".into(),
+        _ => {}
+    }
+    let stem = code
+        .strip_prefix("FABRIC_E_")
+        .or_else(|| code.strip_prefix("E_"))
+        .unwrap_or(code);
+    if !stem.contains('_') && stem.chars().any(|c| c.is_ascii_lowercase()) {
+        return stem.to_string(); // already CamelCase, e.g. SerializationError
+    }
+    stem.split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let mut cs = lower.chars();
+            cs.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + cs.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn render_error_codes(codes: &[String]) -> String {
+    let mut variants = String::new();
+    let mut to_str = String::new();
+    let mut from_str = String::new();
+    for code in codes {
+        let v = variant_name(code);
+        variants.push_str(&format!("    /// `{code}`\n    {v},\n"));
+        to_str.push_str(&format!("            Self::{v} => \"{code}\",\n"));
+        from_str.push_str(&format!("            \"{code}\" => Self::{v},\n"));
+    }
+    format!(
+        "/// A Service Fabric error code: the codes the spec lists, plus any other kept verbatim.\n\
+         #[derive(Debug, Clone, PartialEq, Eq, Hash)]\n\
+         #[non_exhaustive]\n\
+         pub enum ErrorCode {{\n{variants}\
+         \x20   /// A code the spec does not list (newer runtimes add codes), kept verbatim.\n\
+         \x20   Unknown(String),\n}}\n\n\
+         impl ErrorCode {{\n\
+         \x20   /// Every code the spec lists, in spec order.\n\
+         \x20   pub const KNOWN: &[&str] = &{codes:?};\n\n\
+         \x20   /// The code as the gateway writes it.\n\
+         \x20   pub fn as_str(&self) -> &str {{\n        match self {{\n{to_str}\
+         \x20           Self::Unknown(code) => code,\n        }}\n    }}\n\n\
+         \x20   /// Reads a code; one the spec does not list becomes [`ErrorCode::Unknown`].\n\
+         \x20   pub fn from_code(code: &str) -> Self {{\n        match code {{\n{from_str}\
+         \x20           other => Self::Unknown(other.to_string()),\n        }}\n    }}\n}}\n"
+    )
+}

@@ -1,0 +1,258 @@
+//! The typed client: the three operations with Rust types, over the generated client.
+
+use std::{sync::Arc, time::Duration};
+
+use progenitor_client::{ClientInfo, ResponseValue};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::{
+    Error, Result, SubNamePage, UploadSession,
+    generated::{self, types},
+    hooks::CallState,
+    wire,
+};
+
+/// The gateway's own default server timeout, in seconds.
+pub const DEFAULT_SERVER_TIMEOUT: u64 = 60;
+/// How much longer than the server timeout the client waits, so the server gives up first and
+/// says why.
+const HTTP_TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
+const MAX_SERVER_TIMEOUT: u64 = u32::MAX as u64;
+
+/// A client for one cluster's HTTP gateway. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    endpoint: String,
+    http: reqwest::Client,
+    server_timeout: u64,
+    http_timeout: Duration,
+}
+
+/// Configures a [`Client`]; see [`Client::builder`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    endpoint: String,
+    http: Option<reqwest::Client>,
+    server_timeout: u64,
+    http_timeout: Option<Duration>,
+}
+
+impl ClientBuilder {
+    /// Uses a caller-built `reqwest::Client` (TLS identity, proxies, pool settings). Its own
+    /// timeout is overridden per request by [`Self::http_timeout`].
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The `timeout` sent to the gateway, in seconds (1 ..= 4294967295; default 60).
+    pub fn server_timeout(mut self, seconds: u64) -> Self {
+        self.server_timeout = seconds;
+        self
+    }
+
+    /// How long the client waits for an answer. Default: the server timeout plus 10 seconds.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = Some(timeout);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client> {
+        let endpoint = check_endpoint(&self.endpoint)?;
+        if !(1..=MAX_SERVER_TIMEOUT).contains(&self.server_timeout) {
+            return Err(Error::invalid(
+                "timeout",
+                self.server_timeout,
+                "seconds in 1..=4294967295",
+            ));
+        }
+        let http_timeout = self.http_timeout.unwrap_or_else(|| {
+            Duration::from_secs(self.server_timeout).saturating_add(HTTP_TIMEOUT_MARGIN)
+        });
+        if http_timeout.is_zero() {
+            return Err(Error::invalid("HTTP timeout", "0s", "a positive duration"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .map_err(Error::Transport)?,
+        };
+        Ok(Client {
+            shared: Arc::new(Shared {
+                endpoint,
+                http,
+                server_timeout: self.server_timeout,
+                http_timeout,
+            }),
+        })
+    }
+}
+
+fn check_endpoint(endpoint: &str) -> Result<String> {
+    let expected = "an http(s) URL such as http://localhost:19080";
+    let url = reqwest::Url::parse(endpoint).map_err(|_| Error::invalid("endpoint", endpoint, expected))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Error::invalid("endpoint", endpoint, expected));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid("endpoint", endpoint, "a URL without query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
+enum Answer<T> {
+    Body(T),
+    Empty,
+}
+
+impl Client {
+    /// A client for the gateway at `endpoint` (`http://localhost:19080` style), with defaults.
+    pub fn new(endpoint: &str) -> Result<Self> {
+        Self::builder(endpoint).build()
+    }
+
+    /// Starts configuring a client for the gateway at `endpoint`.
+    pub fn builder(endpoint: &str) -> ClientBuilder {
+        ClientBuilder {
+            endpoint: endpoint.to_string(),
+            http: None,
+            server_timeout: DEFAULT_SERVER_TIMEOUT,
+            http_timeout: None,
+        }
+    }
+
+    /// The gateway URL, without a trailing `/`.
+    pub fn endpoint(&self) -> &str {
+        &self.shared.endpoint
+    }
+
+    /// The generated client for the same endpoint and connection pool, for the raw surface
+    /// (every operation of the spec, progenitor's types and errors). It applies the same wire
+    /// rules and HTTP timeout.
+    pub fn raw(&self) -> generated::Client {
+        generated::Client::new_with_client(
+            &self.shared.endpoint,
+            self.shared.http.clone(),
+            CallState::new(self.shared.http_timeout),
+        )
+    }
+
+    fn timeout(&self) -> u64 {
+        self.shared.server_timeout
+    }
+
+    /// The upload session with this id: at most one; empty when there is none (the gateway's
+    /// 204).
+    pub async fn upload_sessions_by_id(&self, session_id: Uuid) -> Result<Vec<UploadSession>> {
+        let raw = self.raw();
+        let answer = raw
+            .get_image_store_upload_session_by_id()
+            .api_version(types::GetImageStoreUploadSessionByIdApiVersion::default())
+            .session_id(session_id)
+            .timeout(self.timeout())
+            .send()
+            .await;
+        sessions(finish(answer, &raw).await?)
+    }
+
+    /// The upload sessions for this image-store path (exact, case-sensitive match), possibly
+    /// several; empty when there is none.
+    pub async fn upload_sessions_by_path(&self, content_path: &str) -> Result<Vec<UploadSession>> {
+        let content_path = wire::content_path(content_path)?;
+        let raw = self.raw();
+        let answer = raw
+            .get_image_store_upload_session_by_path()
+            .api_version(types::GetImageStoreUploadSessionByPathApiVersion::default())
+            .content_path(content_path)
+            .timeout(self.timeout())
+            .send()
+            .await;
+        sessions(finish(answer, &raw).await?)
+    }
+
+    /// One page of the names under `name` (`fabric:/samples` or `samples`). Pass the previous
+    /// page's token to get the next page; see [`Client::sub_names`] to follow them all.
+    pub async fn sub_names_page(
+        &self,
+        name: &str,
+        recursive: bool,
+        continuation_token: Option<&str>,
+    ) -> Result<SubNamePage> {
+        let name_id = wire::name_id(name)?;
+        let raw = self.raw();
+        let mut call = raw
+            .get_sub_name_info_list()
+            .api_version(types::GetSubNameInfoListApiVersion::default())
+            .name_id(name_id)
+            .recursive(recursive)
+            .timeout(self.timeout());
+        if let Some(token) = continuation_token.filter(|t| !t.is_empty()) {
+            call = call.continuation_token(token);
+        }
+        match finish(call.send().await, &raw).await? {
+            Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
+            Answer::Empty => Err(Error::decode(StatusCode::OK, "empty body, expected a page of names", b"")),
+        }
+    }
+}
+
+fn sessions(answer: Answer<types::UploadSession>) -> Result<Vec<UploadSession>> {
+    match answer {
+        Answer::Empty => Ok(Vec::new()),
+        Answer::Body(body) => body
+            .upload_sessions
+            .into_iter()
+            .map(UploadSession::from_raw)
+            .collect::<Result<_, String>>()
+            .map_err(|detail| Error::decode(StatusCode::OK, detail, b"")),
+    }
+}
+
+/// Turns the generated client's outcome into the typed layer's.
+async fn finish<T>(
+    answer: std::result::Result<ResponseValue<T>, generated::Error<types::FabricError>>,
+    raw: &generated::Client,
+) -> Result<Answer<T>> {
+    use generated::Error as E;
+    let error = match answer {
+        Ok(value) => return Ok(Answer::Body(value.into_inner())),
+        Err(error) => error,
+    };
+    if let Some((status, body)) = raw.inner().take_failure() {
+        return Err(Error::from_failure(status, &body));
+    }
+    match error {
+        E::UnexpectedResponse(response) if response.status() == StatusCode::NO_CONTENT => {
+            Ok(Answer::Empty)
+        }
+        E::UnexpectedResponse(response) => {
+            let status = response.status();
+            let body = response.bytes().await.map_err(Error::from_reqwest)?;
+            Err(Error::decode(status, format!("unexpected status {status}"), &body))
+        }
+        E::InvalidResponsePayload(body, _) if body.iter().all(u8::is_ascii_whitespace) => {
+            Ok(Answer::Empty)
+        }
+        E::InvalidResponsePayload(body, e) => Err(Error::decode(StatusCode::OK, e, &body)),
+        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
+            Err(Error::from_reqwest(e))
+        }
+        E::ErrorResponse(value) => Err(Error::UnexpectedResponse {
+            status: value.status(),
+            body_snippet: String::new(),
+        }),
+        E::InvalidRequest(detail) | E::Custom(detail) => {
+            Err(Error::invalid("request", detail, "a request the generated client accepts"))
+        }
+    }
+}

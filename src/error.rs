@@ -1,0 +1,186 @@
+//! The one error type of the typed layer.
+
+use reqwest::StatusCode;
+
+use crate::ErrorCode;
+
+/// Everything that can go wrong in a call, in a form callers can match on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The gateway answered with a `FabricError` body.
+    #[error("gateway error {status}: {code}: {message}")]
+    Gateway {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// The error code; codes the spec does not list are kept in [`ErrorCode::Unknown`].
+        code: ErrorCode,
+        /// The gateway's message (`"Null"` for codes without a text).
+        message: String,
+    },
+    /// A failure status whose body is not a `FabricError`: a proxy's HTML page, an empty body.
+    #[error("HTTP {status} without a Service Fabric error body: {body_snippet:?}")]
+    UnexpectedResponse {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// The start of the body, lossily decoded (empty when there was none).
+        body_snippet: String,
+    },
+    /// The request did not complete within the client-side HTTP timeout.
+    #[error("request timed out")]
+    Timeout(#[source] reqwest::Error),
+    /// No connection could be made to the endpoint.
+    #[error("cannot connect: {0}")]
+    Connect(#[source] reqwest::Error),
+    /// The connection failed mid-request or mid-body (reset, truncated body).
+    #[error("transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// A success answer whose body does not decode (not JSON, truncated JSON, a 64-bit number
+    /// that is not a number, a missing field).
+    #[error("cannot decode the {status} answer: {detail} (body starts {body_snippet:?})")]
+    Decode {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// What did not decode and why.
+        detail: String,
+        /// The start of the body, lossily decoded.
+        body_snippet: String,
+    },
+    /// Input refused before anything was sent.
+    #[error("invalid {what} {value:?}: expected {expected}")]
+    InvalidInput {
+        /// Which input (`"name"`, `"content path"`, `"timeout"`, `"endpoint"`).
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// What was expected instead.
+        expected: String,
+    },
+    /// The gateway handed back a continuation token it had already given in this enumeration;
+    /// following it would loop forever.
+    #[error("the gateway repeated continuation token {token:?}; stopping instead of looping")]
+    RepeatedContinuationToken {
+        /// The repeated token.
+        token: String,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+const SNIPPET_BYTES: usize = 256;
+
+impl Error {
+    pub(crate) fn invalid(what: &'static str, value: impl ToString, expected: &str) -> Self {
+        Self::InvalidInput {
+            what,
+            value: value.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    /// HTTP status of the answer, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Gateway { status, .. }
+            | Self::UnexpectedResponse { status, .. }
+            | Self::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The gateway's error code, when the answer carried one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Self::Gateway { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether a retry may succeed: the 503/504 family (busy, failing over, timed out), proxy
+    /// 502/503/504 pages, client timeouts and broken connections.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Gateway { status, code, .. } => {
+                code.is_transient() || matches!(status.as_u16(), 503 | 504)
+            }
+            Self::UnexpectedResponse { status, .. } => matches!(status.as_u16(), 502..=504),
+            Self::Timeout(_) | Self::Connect(_) | Self::Transport(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Builds the error for a failure status from its raw body.
+    pub(crate) fn from_failure(status: StatusCode, body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(rename = "Error")]
+            error: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(rename = "Code")]
+            code: ErrorCode,
+            #[serde(rename = "Message", default)]
+            message: Option<String>,
+        }
+        match serde_json::from_slice::<Body>(body) {
+            Ok(Body { error }) => Self::Gateway {
+                status,
+                code: error.code,
+                message: error.message.unwrap_or_default(),
+            },
+            Err(_) => Self::UnexpectedResponse {
+                status,
+                body_snippet: snippet(body),
+            },
+        }
+    }
+
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout(e)
+        } else if e.is_connect() {
+            Self::Connect(e)
+        } else {
+            Self::Transport(e)
+        }
+    }
+
+    pub(crate) fn decode(status: StatusCode, detail: impl ToString, body: &[u8]) -> Self {
+        Self::Decode {
+            status,
+            detail: detail.to_string(),
+            body_snippet: snippet(body),
+        }
+    }
+}
+
+/// The first bytes of a body, lossily decoded, cut on a character boundary.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_BYTES)]);
+    text.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_codes_decode_and_keep_the_raw_string() {
+        let e = Error::from_failure(
+            StatusCode::BAD_REQUEST,
+            br#"{"Error":{"Code":"FABRIC_E_SOMETHING_NEW","Message":"m"}}"#,
+        );
+        assert_eq!(e.code(), Some(&ErrorCode::Unknown("FABRIC_E_SOMETHING_NEW".into())));
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn html_bodies_keep_status_and_snippet() {
+        let e = Error::from_failure(StatusCode::BAD_GATEWAY, b"<html>502 Bad Gateway</html>");
+        assert!(matches!(&e, Error::UnexpectedResponse { status, body_snippet }
+            if status.as_u16() == 502 && body_snippet.contains("502 Bad Gateway")));
+        assert!(e.is_transient());
+    }
+}

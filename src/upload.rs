@@ -1,0 +1,151 @@
+//! Upload sessions with their 64-bit numbers as `u64` (the gateway writes them as strings).
+
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::generated::types;
+
+/// An image-store upload session: a file being uploaded in chunks, not yet committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    /// Path relative to the image store root, with Windows backslashes (`SwaggerTest\Common.dll`).
+    pub store_relative_path: String,
+    /// The session's id, chosen by the uploader.
+    pub session_id: Uuid,
+    /// When the session last changed (its last chunk); `None` if the gateway left it out.
+    pub modified_date: Option<DateTime<Utc>>,
+    /// Size of the whole file in bytes.
+    pub file_size: u64,
+    /// The byte ranges not yet received, inclusive, in the gateway's order.
+    pub expected_ranges: Vec<ChunkRange>,
+}
+
+/// A range of bytes of the file, both ends inclusive (`0..=2097151` is a whole 2 MiB file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChunkRange {
+    /// First byte of the range.
+    pub start: u64,
+    /// Last byte of the range (inclusive).
+    pub end: u64,
+}
+
+impl ChunkRange {
+    /// The range as a Rust inclusive range.
+    pub fn as_range(&self) -> RangeInclusive<u64> {
+        self.start..=self.end
+    }
+
+    /// Number of bytes in the range.
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+
+    /// Always false: a range holds at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl UploadSession {
+    /// Bytes the gateway still expects: the sum of [`Self::expected_ranges`], at most the file
+    /// size (the gateway shows a 0-byte file as missing `0..=0` forever).
+    pub fn missing_bytes(&self) -> u64 {
+        let sum = self
+            .expected_ranges
+            .iter()
+            .fold(0u64, |acc, r| acc.saturating_add(r.len()));
+        sum.min(self.file_size)
+    }
+
+    /// Whether every byte has arrived, so the session can be committed.
+    pub fn is_complete(&self) -> bool {
+        self.file_size > 0 && self.missing_bytes() == 0
+    }
+
+    /// Converts the generated type, checking every field the gateway must send.
+    pub(crate) fn from_raw(raw: types::UploadSessionInfo) -> Result<Self, String> {
+        let session_id = raw.session_id.ok_or("SessionId is missing")?;
+        let file_size = u64_field("FileSize", raw.file_size.as_deref())?;
+        let modified_date = raw
+            .modified_date
+            .map(|d| {
+                DateTime::parse_from_rfc3339(&d)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|e| format!("ModifiedDate: expected an RFC 3339 date-time, got {d:?} ({e})"))
+            })
+            .transpose()?;
+        let expected_ranges = raw
+            .expected_ranges
+            .into_iter()
+            .map(|r| {
+                let start = u64_field("StartPosition", r.start_position.as_deref())?;
+                let end = u64_field("EndPosition", r.end_position.as_deref())?;
+                if start > end {
+                    return Err(format!("range {start}-{end}: StartPosition is after EndPosition"));
+                }
+                if file_size > 0 && end >= file_size {
+                    return Err(format!("range {start}-{end} ends past FileSize {file_size}"));
+                }
+                Ok(ChunkRange { start, end })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Self {
+            store_relative_path: raw.store_relative_path.ok_or("StoreRelativePath is missing")?,
+            session_id,
+            modified_date,
+            file_size,
+            expected_ranges,
+        })
+    }
+}
+
+/// Reads a 64-bit number the gateway sent as a JSON string.
+fn u64_field(field: &str, value: Option<&str>) -> Result<u64, String> {
+    let value = value.ok_or_else(|| format!("{field} is missing"))?;
+    value
+        .parse()
+        .map_err(|_| format!("{field}: expected a u64 written as a decimal string, got {value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(size: &str, ranges: &[(&str, &str)]) -> types::UploadSessionInfo {
+        serde_json::from_value(serde_json::json!({
+            "StoreRelativePath": "a\\b", "SessionId": "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+            "FileSize": size, "ModifiedDate": "2017-09-28T17:06:37.26Z",
+            "ExpectedRanges": ranges.iter().map(|(s, e)| serde_json::json!({"StartPosition": s, "EndPosition": e})).collect::<Vec<_>>(),
+        }))
+        .expect("test value")
+    }
+
+    #[test]
+    fn numbers_and_missing_total() {
+        let s = UploadSession::from_raw(raw("2097152", &[("0", "402128"), ("730105", "2097151")]))
+            .expect("valid");
+        assert_eq!(s.file_size, 2_097_152);
+        assert_eq!(s.expected_ranges[1].as_range(), 730_105..=2_097_151);
+        assert_eq!(s.missing_bytes(), 402_129 + 1_367_047);
+        assert!(!s.is_complete());
+    }
+
+    #[test]
+    fn non_numeric_strings_name_the_field_and_value() {
+        let e = UploadSession::from_raw(raw("12ab", &[])).expect_err("bad size");
+        assert!(e.contains("FileSize") && e.contains("\"12ab\""), "{e}");
+        let e = UploadSession::from_raw(raw("10", &[("0", "-1")])).expect_err("bad end");
+        assert!(e.contains("EndPosition") && e.contains("\"-1\""), "{e}");
+        assert!(UploadSession::from_raw(raw("10", &[("5", "3")])).is_err());
+        assert!(UploadSession::from_raw(raw("10", &[("5", "10")])).is_err());
+    }
+
+    #[test]
+    fn zero_byte_file_quirk_is_not_complete() {
+        let s = UploadSession::from_raw(raw("0", &[("0", "0")])).expect("valid");
+        assert_eq!(s.missing_bytes(), 0);
+        assert!(!s.is_complete());
+    }
+}

@@ -1,0 +1,125 @@
+//! A loopback HTTP/1.1 server for tests: records each raw request line and answers with
+//! scripted raw bytes, so tests see exactly what went on the wire.
+#![allow(dead_code)]
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+
+/// What the server sends back for one request.
+pub struct Reply {
+    pub raw: Vec<u8>,
+    pub delay: Duration,
+    /// Close the connection after writing (for truncated bodies).
+    pub close: bool,
+}
+
+/// A complete answer with a JSON (or any) body, as the gateway frames it.
+pub fn reply(status: u16, reason: &str, body: &str) -> Reply {
+    Reply {
+        raw: format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+        delay: Duration::ZERO,
+        close: false,
+    }
+}
+
+/// An answer with any content type.
+pub fn reply_typed(status: u16, reason: &str, content_type: &str, body: &str) -> Reply {
+    Reply {
+        raw: format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+        delay: Duration::ZERO,
+        close: false,
+    }
+}
+
+pub type Responder = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
+
+pub struct Stub {
+    pub url: String,
+    log: Arc<Mutex<Vec<String>>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Stub {
+    /// Request lines received so far (`GET /path?query HTTP/1.1`).
+    pub fn requests(&self) -> Vec<String> {
+        self.heads()
+            .iter()
+            .map(|h| h.lines().next().unwrap_or_default().to_string())
+            .collect()
+    }
+    /// Whole request heads (request line and headers).
+    pub fn heads(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
+    }
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Request targets received so far.
+    pub fn targets(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|l| l.split(' ').nth(1).unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Stub {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let responder: Responder = Arc::new(responder);
+    let server_log = log.clone();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let log = server_log.clone();
+            let responder = responder.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    buf.drain(..head_end);
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    log.lock().expect("log").push(head.clone());
+                    let target = line.split(' ').nth(1).unwrap_or_default().to_string();
+                    let reply = responder(&target);
+                    tokio::time::sleep(reply.delay).await;
+                    if socket.write_all(&reply.raw).await.is_err() || reply.close {
+                        let _ = socket.shutdown().await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Stub { url, log, connections }
+}
