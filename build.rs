@@ -21,9 +21,9 @@
 
 use std::{collections::BTreeSet, env, fs, path::Path, process};
 
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use serde_json::Value;
-use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 
 const SPEC: &str = "spec/servicefabric.json";
 
@@ -39,8 +39,7 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let text = fs::read_to_string(SPEC).map_err(|e| format!("cannot read it: {e}"))?;
-    let mut doc: Value =
-        serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let mut doc: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
     let keep_slash = skip_encoding_params(&doc);
     let wire_query = query_table(&doc)?;
     let codes = error_codes(&doc)?;
@@ -84,7 +83,10 @@ fn run() -> Result<(), String> {
     client.push_str(&wire_query);
     let out = env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?;
     write(Path::new(&out).join("client.rs"), &client)?;
-    write(Path::new(&out).join("error_codes.rs"), &render_error_codes(&codes))
+    write(
+        Path::new(&out).join("error_codes.rs"),
+        &render_error_codes(&codes),
+    )
 }
 
 fn write(path: impl AsRef<Path>, text: &str) -> Result<(), String> {
@@ -93,7 +95,9 @@ fn write(path: impl AsRef<Path>, text: &str) -> Result<(), String> {
 
 /// Rust identifiers (snake_case) of path parameters marked `x-ms-skip-url-encoding`.
 fn skip_encoding_params(doc: &Value) -> BTreeSet<String> {
-    let params = doc.pointer("/components/parameters").and_then(Value::as_object);
+    let params = doc
+        .pointer("/components/parameters")
+        .and_then(Value::as_object);
     params
         .into_iter()
         .flat_map(|m| m.values())
@@ -107,7 +111,11 @@ fn skip_encoding_params(doc: &Value) -> BTreeSet<String> {
 fn query_table(doc: &Value) -> Result<String, String> {
     let mut rows = String::new();
     let paths = doc["paths"].as_object().ok_or("it has no paths")?;
-    for op in paths.values().filter_map(Value::as_object).flat_map(|m| m.values()) {
+    for op in paths
+        .values()
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.values())
+    {
         let Some(id) = op["operationId"].as_str() else {
             continue;
         };
@@ -120,7 +128,9 @@ fn query_table(doc: &Value) -> Result<String, String> {
                 None => p,
             };
             if p["in"] == "query" {
-                let name = p["name"].as_str().ok_or_else(|| format!("{id}: unnamed parameter"))?;
+                let name = p["name"]
+                    .as_str()
+                    .ok_or_else(|| format!("{id}: unnamed parameter"))?;
                 let verbatim = p["x-ms-skip-url-encoding"] == true;
                 params.push_str(&format!("({name:?}, {verbatim}), "));
             }
@@ -141,7 +151,11 @@ fn snake_case(name: &str) -> String {
         if c.is_ascii_uppercase() && i > 0 {
             out.push('_');
         }
-        out.push(if c == '-' { '_' } else { c.to_ascii_lowercase() });
+        out.push(if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_lowercase()
+        });
     }
     out
 }
@@ -211,7 +225,9 @@ fn error_codes(doc: &Value) -> Result<Vec<String>, String> {
         .filter_map(|b| b["enum"].as_array())
         .flatten()
     {
-        let code = code.as_str().ok_or("FabricErrorCodes values must be strings")?;
+        let code = code
+            .as_str()
+            .ok_or("FabricErrorCodes values must be strings")?;
         if !codes.iter().any(|c| c == code) {
             codes.push(code.to_string());
         }

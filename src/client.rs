@@ -99,12 +99,17 @@ impl ClientBuilder {
 
 fn check_endpoint(endpoint: &str) -> Result<String> {
     let expected = "an http(s) URL such as http://localhost:19080";
-    let url = reqwest::Url::parse(endpoint).map_err(|_| Error::invalid("endpoint", endpoint, expected))?;
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|_| Error::invalid("endpoint", endpoint, expected))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::invalid("endpoint", endpoint, expected));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid("endpoint", endpoint, "a URL without query or fragment"));
+        return Err(Error::invalid(
+            "endpoint",
+            endpoint,
+            "a URL without query or fragment",
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -201,7 +206,11 @@ impl Client {
         }
         match finish(call.send().await, &raw).await? {
             Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
-            Answer::Empty => Err(Error::decode(StatusCode::OK, "empty body, expected a page of names", b"")),
+            Answer::Empty => Err(Error::decode(
+                StatusCode::OK,
+                "empty body, expected a page of names",
+                b"",
+            )),
         }
     }
 }
@@ -238,7 +247,11 @@ async fn finish<T>(
         E::UnexpectedResponse(response) => {
             let status = response.status();
             let body = response.bytes().await.map_err(Error::from_reqwest)?;
-            Err(Error::decode(status, format!("unexpected status {status}"), &body))
+            Err(Error::decode(
+                status,
+                format!("unexpected status {status}"),
+                &body,
+            ))
         }
         E::InvalidResponsePayload(body, _) if body.iter().all(u8::is_ascii_whitespace) => {
             Ok(Answer::Empty)
@@ -251,8 +264,10 @@ async fn finish<T>(
             status: value.status(),
             body_snippet: String::new(),
         }),
-        E::InvalidRequest(detail) | E::Custom(detail) => {
-            Err(Error::invalid("request", detail, "a request the generated client accepts"))
-        }
+        E::InvalidRequest(detail) | E::Custom(detail) => Err(Error::invalid(
+            "request",
+            detail,
+            "a request the generated client accepts",
+        )),
     }
 }

@@ -172,15 +172,20 @@ mod tests {
             StatusCode::BAD_REQUEST,
             br#"{"Error":{"Code":"FABRIC_E_SOMETHING_NEW","Message":"m"}}"#,
         );
-        assert_eq!(e.code(), Some(&ErrorCode::Unknown("FABRIC_E_SOMETHING_NEW".into())));
+        assert_eq!(
+            e.code(),
+            Some(&ErrorCode::Unknown("FABRIC_E_SOMETHING_NEW".into()))
+        );
         assert!(!e.is_transient());
     }
 
     #[test]
     fn html_bodies_keep_status_and_snippet() {
         let e = Error::from_failure(StatusCode::BAD_GATEWAY, b"<html>502 Bad Gateway</html>");
-        assert!(matches!(&e, Error::UnexpectedResponse { status, body_snippet }
-            if status.as_u16() == 502 && body_snippet.contains("502 Bad Gateway")));
+        assert!(
+            matches!(&e, Error::UnexpectedResponse { status, body_snippet }
+            if status.as_u16() == 502 && body_snippet.contains("502 Bad Gateway"))
+        );
         assert!(e.is_transient());
     }
 }

@@ -73,7 +73,9 @@ impl UploadSession {
             .map(|d| {
                 DateTime::parse_from_rfc3339(&d)
                     .map(|d| d.with_timezone(&Utc))
-                    .map_err(|e| format!("ModifiedDate: expected an RFC 3339 date-time, got {d:?} ({e})"))
+                    .map_err(|e| {
+                        format!("ModifiedDate: expected an RFC 3339 date-time, got {d:?} ({e})")
+                    })
             })
             .transpose()?;
         let expected_ranges = raw
@@ -83,16 +85,22 @@ impl UploadSession {
                 let start = u64_field("StartPosition", r.start_position.as_deref())?;
                 let end = u64_field("EndPosition", r.end_position.as_deref())?;
                 if start > end {
-                    return Err(format!("range {start}-{end}: StartPosition is after EndPosition"));
+                    return Err(format!(
+                        "range {start}-{end}: StartPosition is after EndPosition"
+                    ));
                 }
                 if file_size > 0 && end >= file_size {
-                    return Err(format!("range {start}-{end} ends past FileSize {file_size}"));
+                    return Err(format!(
+                        "range {start}-{end} ends past FileSize {file_size}"
+                    ));
                 }
                 Ok(ChunkRange { start, end })
             })
             .collect::<Result<_, String>>()?;
         Ok(Self {
-            store_relative_path: raw.store_relative_path.ok_or("StoreRelativePath is missing")?,
+            store_relative_path: raw
+                .store_relative_path
+                .ok_or("StoreRelativePath is missing")?,
             session_id,
             modified_date,
             file_size,

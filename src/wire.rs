@@ -1,7 +1,7 @@
 //! How parameters become bytes of the request target, as the official clients send them.
 //!
 //! The generated client calls the two path encoders here (build.rs routes each path parameter
-//! to one of them); the request hook calls [`rewrite_query`]. The input checks refuse what the
+//! to one of them); the request hook calls `rewrite_query`. The input checks refuse what the
 //! gateway would misread before anything is sent.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -11,7 +11,11 @@ use crate::Error;
 
 /// Everything but RFC 3986 unreserved characters: Python's `quote(value, safe='')`, which the
 /// official SDK applies to `contentPath`.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// For `x-ms-skip-url-encoding` path parameters (`nameId`): what the official SDK leaves raw
 /// (`/` and the sub-delimiters), while `%`, `#`, `?`, `\`, space and non-ASCII are escaped so
@@ -55,7 +59,12 @@ pub(crate) fn rewrite_query(url: &mut Url, operation_id: &str) {
         return;
     };
     let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let rank = |name: &str| order.iter().position(|(n, _)| *n == name).unwrap_or(order.len());
+    let rank = |name: &str| {
+        order
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap_or(order.len())
+    };
     pairs.sort_by_key(|(name, _)| rank(name)); // stable: unknown ones keep their order, last
     let mut query = String::with_capacity(url.query().map_or(0, str::len));
     for (name, value) in &pairs {
@@ -88,7 +97,9 @@ pub(crate) fn name_id(name: &str) -> Result<&str, Error> {
         None => name,
     };
     if id.is_empty() {
-        return Err(bad("a name below the root, such as fabric:/samples or samples"));
+        return Err(bad(
+            "a name below the root, such as fabric:/samples or samples",
+        ));
     }
     if id.starts_with('/') || id.contains("//") {
         return Err(bad("no empty segment (`//`)"));
@@ -117,7 +128,9 @@ pub(crate) fn name_id(name: &str) -> Result<&str, Error> {
 pub(crate) fn content_path(path: &str) -> Result<&str, Error> {
     let bad = |expected: &str| Error::invalid("content path", path, expected);
     if path.is_empty() {
-        return Err(bad("a path relative to the image store root, such as Store\\App\\Code.zip"));
+        return Err(bad(
+            "a path relative to the image store root, such as Store\\App\\Code.zip",
+        ));
     }
     if path.split(['/', '\\']).any(|s| s == "." || s == "..") {
         return Err(bad("no `.` or `..` segment"));
@@ -136,8 +149,14 @@ mod tests {
 
     #[test]
     fn segment_encoding_matches_python_quote_safe_empty() {
-        assert_eq!(encode_path_segment("SwaggerTest\\Common.dll"), "SwaggerTest%5CCommon.dll");
-        assert_eq!(encode_path_segment("Store/MyApp/Code.zip"), "Store%2FMyApp%2FCode.zip");
+        assert_eq!(
+            encode_path_segment("SwaggerTest\\Common.dll"),
+            "SwaggerTest%5CCommon.dll"
+        );
+        assert_eq!(
+            encode_path_segment("Store/MyApp/Code.zip"),
+            "Store%2FMyApp%2FCode.zip"
+        );
         assert_eq!(encode_path_segment("a b$+&=~é"), "a%20b%24%2B%26%3D~%C3%A9");
     }
 
@@ -152,7 +171,9 @@ mod tests {
     fn names_are_checked() {
         assert_eq!(name_id("fabric:/samples/apps").ok(), Some("samples/apps"));
         assert_eq!(name_id("samples/apps").ok(), Some("samples/apps"));
-        for bad in ["", "fabric:/", "fabric:x", "a//b", "a/", "/a", "a$b", "a~b", "a/../b", "a+b"] {
+        for bad in [
+            "", "fabric:/", "fabric:x", "a//b", "a/", "/a", "a$b", "a~b", "a/../b", "a+b",
+        ] {
             let err = name_id(bad).expect_err(bad).to_string();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
         }

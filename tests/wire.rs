@@ -31,7 +31,10 @@ async fn by_path(path: &str) -> String {
 async fn names(name: &str, recursive: bool, token: Option<&str>) -> String {
     let server = stub().await;
     let client = Client::new(&server.url).expect("client");
-    client.sub_names_page(name, recursive, token).await.expect("call");
+    client
+        .sub_names_page(name, recursive, token)
+        .await
+        .expect("call");
     server.targets().pop().expect("one request")
 }
 
@@ -40,7 +43,9 @@ async fn names(name: &str, recursive: bool, token: Option<&str>) -> String {
 async fn python_sdk_targets_byte_for_byte() {
     let server = stub().await;
     let client = Client::new(&server.url).expect("client");
-    let id: Uuid = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b".parse().expect("uuid");
+    let id: Uuid = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b"
+        .parse()
+        .expect("uuid");
     client.upload_sessions_by_id(id).await.expect("by id");
     assert_eq!(
         server.targets()[0],
@@ -59,7 +64,12 @@ async fn python_sdk_targets_byte_for_byte() {
         "/Names/samples/apps/$/GetSubNames?api-version=6.0&Recursive=false&timeout=60"
     );
     assert_eq!(
-        names("samples", true, Some("fabric:/samples/apps/PersistentQueueApp$131439231986491349")).await,
+        names(
+            "samples",
+            true,
+            Some("fabric:/samples/apps/PersistentQueueApp$131439231986491349")
+        )
+        .await,
         "/Names/samples/$/GetSubNames?api-version=6.0&Recursive=true&ContinuationToken=fabric:/samples/apps/PersistentQueueApp$131439231986491349&timeout=60"
     );
 }
@@ -106,7 +116,10 @@ async fn continuation_tokens_go_verbatim() {
     let token = "fabric:/a b/c$1";
     let target = names("fabric:/a", true, Some(token)).await;
     // Verbatim: `:` `/` `$` untouched; only what a URL cannot carry (space) is escaped.
-    assert!(target.contains("&ContinuationToken=fabric:/a%20b/c$1&"), "{target}");
+    assert!(
+        target.contains("&ContinuationToken=fabric:/a%20b/c$1&"),
+        "{target}"
+    );
 }
 
 #[tokio::test]
@@ -115,11 +128,33 @@ async fn refused_input_sends_nothing() {
     let client = Client::new(&server.url).expect("client");
     for path in ["", ".", "..", "a/../b", "a\\.\\b", "nul\0byte"] {
         let err = client.upload_sessions_by_path(path).await.expect_err(path);
-        assert!(matches!(&err, Error::InvalidInput { what: "content path", value, .. } if value == path), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidInput { what: "content path", value, .. } if value == path),
+            "{err}"
+        );
     }
-    for name in ["", "fabric:/", "fabric:", "fabric:samples", "a//b", "a/", "a$b", "a+b", "a|b", "a~b", "a/./b", "a/.."] {
-        let err = client.sub_names_page(name, false, None).await.expect_err(name);
-        assert!(matches!(&err, Error::InvalidInput { what: "name", value, .. } if value == name), "{err}");
+    for name in [
+        "",
+        "fabric:/",
+        "fabric:",
+        "fabric:samples",
+        "a//b",
+        "a/",
+        "a$b",
+        "a+b",
+        "a|b",
+        "a~b",
+        "a/./b",
+        "a/..",
+    ] {
+        let err = client
+            .sub_names_page(name, false, None)
+            .await
+            .expect_err(name);
+        assert!(
+            matches!(&err, Error::InvalidInput { what: "name", value, .. } if value == name),
+            "{err}"
+        );
         let mut stream = Box::pin(client.sub_names(name, false));
         assert!(stream.try_next().await.is_err(), "stream for {name:?}");
     }
@@ -129,20 +164,36 @@ async fn refused_input_sends_nothing() {
 #[tokio::test]
 async fn server_timeout_bounds_and_value() {
     for bad in [0, 4_294_967_296] {
-        let err = Client::builder("http://localhost:19080").server_timeout(bad).build().expect_err("bad timeout");
-        assert!(err.to_string().contains(&bad.to_string()) && err.to_string().contains("1..=4294967295"), "{err}");
+        let err = Client::builder("http://localhost:19080")
+            .server_timeout(bad)
+            .build()
+            .expect_err("bad timeout");
+        assert!(
+            err.to_string().contains(&bad.to_string())
+                && err.to_string().contains("1..=4294967295"),
+            "{err}"
+        );
     }
     let server = stub().await;
-    let client = Client::builder(&server.url).server_timeout(4_294_967_295).build().expect("client");
+    let client = Client::builder(&server.url)
+        .server_timeout(4_294_967_295)
+        .build()
+        .expect("client");
     client.upload_sessions_by_path("x").await.expect("call");
-    assert_eq!(server.targets()[0], "/ImageStore/x/$/GetUploadSession?api-version=6.0&timeout=4294967295");
+    assert_eq!(
+        server.targets()[0],
+        "/ImageStore/x/$/GetUploadSession?api-version=6.0&timeout=4294967295"
+    );
 }
 
 #[tokio::test]
 async fn bad_endpoints_are_refused_with_the_value() {
     for bad in ["", "localhost:19080", "ftp://host", "http://host/?q=1"] {
         let err = Client::new(bad).expect_err(bad);
-        assert!(matches!(&err, Error::InvalidInput { what: "endpoint", value, .. } if value == bad), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidInput { what: "endpoint", value, .. } if value == bad),
+            "{err}"
+        );
     }
 }
 
@@ -157,6 +208,15 @@ async fn no_extra_api_version_header_and_one_connection_reused() {
     clone.sub_names_page("a", false, None).await.expect("call");
     let heads = server.heads();
     assert_eq!(heads.len(), 4);
-    assert!(heads.iter().all(|h| !h.to_ascii_lowercase().contains("\napi-version:")), "{heads:?}");
-    assert_eq!(server.connections(), 1, "clones share one pool and reuse the connection");
+    assert!(
+        heads
+            .iter()
+            .all(|h| !h.to_ascii_lowercase().contains("\napi-version:")),
+        "{heads:?}"
+    );
+    assert_eq!(
+        server.connections(),
+        1,
+        "clones share one pool and reuse the connection"
+    );
 }

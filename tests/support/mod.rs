@@ -89,7 +89,9 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
     let accepted = connections.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let log = server_log.clone();
             let responder = responder.clone();
@@ -121,5 +123,9 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
             });
         }
     });
-    Stub { url, log, connections }
+    Stub {
+        url,
+        log,
+        connections,
+    }
 }
