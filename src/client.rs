@@ -4,13 +4,11 @@ use std::{sync::Arc, time::Duration};
 
 use progenitor_client::{ClientInfo, ResponseValue};
 use reqwest::StatusCode;
-use uuid::Uuid;
 
 use crate::{
-    Error, Result, SubNamePage, UploadSession,
+    Error, Result,
     generated::{self, types},
     hooks::CallState,
-    wire,
 };
 
 /// The gateway's own default server timeout, in seconds.
@@ -115,7 +113,7 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
 }
 
 /// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
-enum Answer<T> {
+pub(crate) enum Answer<T> {
     Body(T),
     Empty,
 }
@@ -152,83 +150,13 @@ impl Client {
         )
     }
 
-    fn timeout(&self) -> u64 {
+    pub(crate) fn timeout(&self) -> u64 {
         self.shared.server_timeout
-    }
-
-    /// The upload session with this id: at most one; empty when there is none (the gateway's
-    /// 204).
-    pub async fn upload_sessions_by_id(&self, session_id: Uuid) -> Result<Vec<UploadSession>> {
-        let raw = self.raw();
-        let answer = raw
-            .get_image_store_upload_session_by_id()
-            .api_version(types::GetImageStoreUploadSessionByIdApiVersion::default())
-            .session_id(session_id)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        sessions(finish(answer, &raw).await?)
-    }
-
-    /// The upload sessions for this image-store path (exact, case-sensitive match), possibly
-    /// several; empty when there is none.
-    pub async fn upload_sessions_by_path(&self, content_path: &str) -> Result<Vec<UploadSession>> {
-        let content_path = wire::content_path(content_path)?;
-        let raw = self.raw();
-        let answer = raw
-            .get_image_store_upload_session_by_path()
-            .api_version(types::GetImageStoreUploadSessionByPathApiVersion::default())
-            .content_path(content_path)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        sessions(finish(answer, &raw).await?)
-    }
-
-    /// One page of the names under `name` (`fabric:/samples` or `samples`). Pass the previous
-    /// page's token to get the next page; see [`Client::sub_names`] to follow them all.
-    pub async fn sub_names_page(
-        &self,
-        name: &str,
-        recursive: bool,
-        continuation_token: Option<&str>,
-    ) -> Result<SubNamePage> {
-        let name_id = wire::name_id(name)?;
-        let raw = self.raw();
-        let mut call = raw
-            .get_sub_name_info_list()
-            .api_version(types::GetSubNameInfoListApiVersion::default())
-            .name_id(name_id)
-            .recursive(recursive)
-            .timeout(self.timeout());
-        if let Some(token) = continuation_token.filter(|t| !t.is_empty()) {
-            call = call.continuation_token(token);
-        }
-        match finish(call.send().await, &raw).await? {
-            Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
-            Answer::Empty => Err(Error::decode(
-                StatusCode::OK,
-                "empty body, expected a page of names",
-                b"",
-            )),
-        }
-    }
-}
-
-fn sessions(answer: Answer<types::UploadSession>) -> Result<Vec<UploadSession>> {
-    match answer {
-        Answer::Empty => Ok(Vec::new()),
-        Answer::Body(body) => body
-            .upload_sessions
-            .into_iter()
-            .map(UploadSession::from_raw)
-            .collect::<Result<_, String>>()
-            .map_err(|detail| Error::decode(StatusCode::OK, detail, b"")),
     }
 }
 
 /// Turns the generated client's outcome into the typed layer's.
-async fn finish<T>(
+pub(crate) async fn finish<T>(
     answer: std::result::Result<ResponseValue<T>, generated::Error<types::FabricError>>,
     raw: &generated::Client,
 ) -> Result<Answer<T>> {

@@ -29,6 +29,7 @@ mod error;
 mod error_code;
 pub mod generated;
 pub mod hooks;
+mod names;
 mod paging;
 mod upload;
 pub mod wire;

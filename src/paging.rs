@@ -2,7 +2,14 @@
 
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 
-use crate::{Client, Error, Result, generated::types};
+use reqwest::StatusCode;
+
+use crate::{
+    Client, Error, Result,
+    client::{Answer, finish},
+    generated::types,
+    wire,
+};
 
 /// One page of `GetSubNames`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +75,35 @@ struct Cursor {
 }
 
 impl Client {
+    /// One page of the names under `name` (`fabric:/samples` or `samples`). Pass the previous
+    /// page's token to get the next page; see [`Client::sub_names`] to follow them all.
+    pub async fn sub_names_page(
+        &self,
+        name: &str,
+        recursive: bool,
+        continuation_token: Option<&str>,
+    ) -> Result<SubNamePage> {
+        let name_id = wire::name_id(name)?;
+        let raw = self.raw();
+        let mut call = raw
+            .get_sub_name_info_list()
+            .api_version(types::GetSubNameInfoListApiVersion::default())
+            .name_id(name_id)
+            .recursive(recursive)
+            .timeout(self.timeout());
+        if let Some(token) = continuation_token.filter(|t| !t.is_empty()) {
+            call = call.continuation_token(token);
+        }
+        match finish(call.send().await, &raw).await? {
+            Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
+            Answer::Empty => Err(Error::decode(
+                StatusCode::OK,
+                "empty body, expected a page of names",
+                b"",
+            )),
+        }
+    }
+
     /// Every page of the names under `name`, following continuation tokens until the gateway
     /// sends none. Fails with [`Error::RepeatedContinuationToken`] rather than loop forever.
     pub fn sub_name_pages(

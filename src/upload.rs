@@ -5,7 +5,14 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::generated::types;
+use reqwest::StatusCode;
+
+use crate::{
+    Client, Error, Result,
+    client::{Answer, finish},
+    generated::types,
+    wire,
+};
 
 /// An image-store upload session: a file being uploaded in chunks, not yet committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +113,109 @@ impl UploadSession {
             file_size,
             expected_ranges,
         })
+    }
+}
+
+impl Client {
+    /// The upload session with this id: at most one; empty when there is none (the gateway's
+    /// 204).
+    pub async fn upload_sessions_by_id(&self, session_id: Uuid) -> Result<Vec<UploadSession>> {
+        let raw = self.raw();
+        let answer = raw
+            .get_image_store_upload_session_by_id()
+            .api_version(types::GetImageStoreUploadSessionByIdApiVersion::default())
+            .session_id(session_id)
+            .timeout(self.timeout())
+            .send()
+            .await;
+        sessions(finish(answer, &raw).await?)
+    }
+
+    /// The upload sessions for this image-store path (exact, case-sensitive match), possibly
+    /// several; empty when there is none.
+    pub async fn upload_sessions_by_path(&self, content_path: &str) -> Result<Vec<UploadSession>> {
+        let content_path = wire::content_path(content_path)?;
+        let raw = self.raw();
+        let answer = raw
+            .get_image_store_upload_session_by_path()
+            .api_version(types::GetImageStoreUploadSessionByPathApiVersion::default())
+            .content_path(content_path)
+            .timeout(self.timeout())
+            .send()
+            .await;
+        sessions(finish(answer, &raw).await?)
+    }
+
+    /// Sends one chunk of a file: bytes `range.start..=range.end` of a file of `file_size`
+    /// bytes. The first chunk creates the session. A chunk must fit inside one range the
+    /// gateway still expects; after a failure of unknown outcome, read the session back
+    /// ([`Client::upload_sessions_by_id`]) before re-sending.
+    pub async fn upload_chunk(
+        &self,
+        content_path: &str,
+        session_id: Uuid,
+        range: ChunkRange,
+        file_size: u64,
+        bytes: impl Into<reqwest::Body>,
+    ) -> Result<()> {
+        let content_path = wire::content_path(content_path)?;
+        if range.start > range.end || range.end >= file_size {
+            return Err(Error::invalid(
+                "chunk range",
+                format!("{}-{}/{file_size}", range.start, range.end),
+                "start <= end < file size (a 0-byte file cannot be uploaded in chunks)",
+            ));
+        }
+        let raw = self.raw();
+        let answer = raw
+            .upload_file_chunk()
+            .api_version(types::UploadFileChunkApiVersion::default())
+            .content_path(content_path)
+            .session_id(session_id)
+            .content_range(format!("bytes {}-{}/{file_size}", range.start, range.end))
+            .body(bytes.into())
+            .timeout(self.timeout())
+            .send()
+            .await;
+        finish(answer, &raw).await.map(drop)
+    }
+
+    /// Commits a complete session: the file appears in the image store.
+    pub async fn commit_upload_session(&self, session_id: Uuid) -> Result<()> {
+        let raw = self.raw();
+        let answer = raw
+            .commit_image_store_upload_session()
+            .api_version(types::CommitImageStoreUploadSessionApiVersion::default())
+            .session_id(session_id)
+            .timeout(self.timeout())
+            .send()
+            .await;
+        finish(answer, &raw).await.map(drop)
+    }
+
+    /// Cancels a session and drops the chunks received so far.
+    pub async fn delete_upload_session(&self, session_id: Uuid) -> Result<()> {
+        let raw = self.raw();
+        let answer = raw
+            .delete_image_store_upload_session()
+            .api_version(types::DeleteImageStoreUploadSessionApiVersion::default())
+            .session_id(session_id)
+            .timeout(self.timeout())
+            .send()
+            .await;
+        finish(answer, &raw).await.map(drop)
+    }
+}
+
+fn sessions(answer: Answer<types::UploadSession>) -> Result<Vec<UploadSession>> {
+    match answer {
+        Answer::Empty => Ok(Vec::new()),
+        Answer::Body(body) => body
+            .upload_sessions
+            .into_iter()
+            .map(UploadSession::from_raw)
+            .collect::<Result<_, String>>()
+            .map_err(|detail| Error::decode(StatusCode::OK, detail, b"")),
     }
 }
 

@@ -200,7 +200,10 @@ fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
     let close = template.find('}')?;
     let (prefix, suffix) = (&template[..open], &template[close + 1..]);
     let value = path.strip_prefix(prefix)?.strip_suffix(suffix)?;
-    (!value.is_empty()).then(|| vec![(template[open + 1..close].to_string(), value.to_string())])
+    // The gateway routes on the literal `$` segment: a parameter never spans it.
+    let spans_dollar = value.split('/').any(|segment| segment == "$");
+    (!value.is_empty() && !spans_dollar)
+        .then(|| vec![(template[open + 1..close].to_string(), value.to_string())])
 }
 
 fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
@@ -367,6 +370,10 @@ fn generated_types_match_the_spec_components() {
         (
             "FabricErrorError",
             schemars::schema_for!(types::FabricErrorError),
+        ),
+        (
+            "NameDescription",
+            schemars::schema_for!(types::NameDescription),
         ),
     ];
     for (name, component) in components.iter() {
