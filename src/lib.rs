@@ -25,6 +25,8 @@
 #![warn(missing_docs)]
 
 mod client;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 mod error_code;
 pub mod generated;

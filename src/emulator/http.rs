@@ -1,0 +1,455 @@
+//! Requests in, responses out, parsed the way the gateway parses them: routing on the literal
+//! `$` segment, its own query rules, FabricError bodies with the code as reason phrase.
+
+use std::{convert::Infallible, io::SeekFrom, sync::Arc};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{Method, Request, Response, StatusCode, body::Incoming, ext::ReasonPhrase};
+use serde::Serialize;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use uuid::Uuid;
+
+use super::{
+    State,
+    names::{Page, PageLimits},
+    uploads::Meta,
+};
+
+const JSON: &str = "application/json; charset=utf-8";
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// A gateway error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl Failure {
+    pub fn new(status: u16, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+        }
+    }
+
+    pub fn invalid_arg() -> Self {
+        Self::new(400, "E_INVALIDARG", "Invalid argument")
+    }
+
+    fn bad_session_id() -> Self {
+        Self::new(
+            400,
+            "FABRIC_E_INVALID_UPLOAD_SESSION_ID",
+            "Invalid upload session ID.",
+        )
+    }
+
+    fn response(&self) -> Response<Full<Bytes>> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(rename = "Error")]
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            #[serde(rename = "Code")]
+            code: &'a str,
+            #[serde(rename = "Message")]
+            message: &'a str,
+        }
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        let mut response = respond(self.status, gateway_json(&body));
+        response
+            .extensions_mut()
+            .insert(ReasonPhrase::from_static(self.code.as_bytes()));
+        response
+    }
+}
+
+/// A response with the gateway's content type, even when the body is empty.
+fn respond(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(JSON),
+    );
+    response
+}
+
+/// JSON as the gateway's writer produces it: `/` escaped as `\/` (only strings hold `/`).
+fn gateway_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let plain = serde_json::to_vec(value).unwrap_or_default();
+    let mut out = Vec::with_capacity(plain.len() + plain.len() / 8);
+    for b in plain {
+        if b == b'/' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// The gateway's query parser: split on `&` then `=`, only pairs with exactly one `=`, empty
+/// values absent, first of a repeated name wins, names case-sensitive, values not decoded.
+struct Query<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Query<'a> {
+    fn parse(query: &'a str) -> Self {
+        Self(
+            query
+                .split('&')
+                .filter_map(|pair| {
+                    let mut parts = pair.split('=');
+                    let (name, value) = (parts.next()?, parts.next()?);
+                    (parts.next().is_none() && !value.is_empty()).then_some((name, value))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+fn check_api_version(query: &Query<'_>, runtime: (u32, u32)) -> Result<(), Failure> {
+    let value = query.get("api-version").ok_or_else(Failure::invalid_arg)?;
+    let (major, minor) = value.split_once('.').ok_or_else(Failure::invalid_arg)?;
+    let parse = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+            .ok_or_else(Failure::invalid_arg)
+    };
+    if (parse(major)?, parse(minor)?) > runtime {
+        return Err(Failure::invalid_arg());
+    }
+    Ok(())
+}
+
+fn session_id(query: &Query<'_>) -> Result<Uuid, Failure> {
+    query
+        .get("session-id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(Failure::bad_session_id)
+}
+
+fn decode_once(raw: &str) -> Result<String, Failure> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Failure::invalid_arg())
+}
+
+/// `nameId` as the gateway reads it: unescaped once, `~` read as `/`, `fabric:/` prefixed.
+fn full_name(key: &str) -> Result<String, Failure> {
+    Ok(format!("fabric:/{}", decode_once(key)?.replace('~', "/")))
+}
+
+enum Route {
+    SessionById,
+    SessionByPath(String),
+    UploadChunk(String),
+    Commit,
+    DeleteSession,
+    CreateName,
+    SubNames(String),
+    NameExists(String),
+    DeleteName(String),
+}
+
+/// Routes on the literal segments; everything before the `$` segment is the key.
+fn route(method: &Method, path: &str) -> Result<Route, Failure> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (root, rest) = segments.split_first().ok_or_else(Failure::invalid_arg)?;
+    let dollar = rest.iter().position(|s| *s == "$");
+    let (key, action) = match dollar {
+        Some(i) => (rest[..i].join("/"), rest[i + 1..].join("/")),
+        None => (rest.join("/"), String::new()),
+    };
+    let has_key = !key.is_empty();
+    let route = match (*root, has_key, action.as_str(), method) {
+        ("ImageStore", false, "GetUploadSession", &Method::GET) => Route::SessionById,
+        ("ImageStore", true, "GetUploadSession", &Method::GET) => {
+            Route::SessionByPath(decode_once(&key)?)
+        }
+        ("ImageStore", true, "UploadChunk", &Method::PUT) => Route::UploadChunk(decode_once(&key)?),
+        ("ImageStore", false, "CommitUploadSession", &Method::POST) => Route::Commit,
+        ("ImageStore", false, "DeleteUploadSession", &Method::DELETE) => Route::DeleteSession,
+        ("Names", false, "Create", &Method::POST) => Route::CreateName,
+        ("Names", true, "GetSubNames", &Method::GET) => Route::SubNames(full_name(&key)?),
+        ("Names", true, "", &Method::GET) => Route::NameExists(full_name(&key)?),
+        ("Names", true, "", &Method::DELETE) => Route::DeleteName(full_name(&key)?),
+        _ => return Err(Failure::invalid_arg()),
+    };
+    Ok(route)
+}
+
+/// Serves one request; every failure becomes a gateway answer, never a dropped connection.
+pub(crate) async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match serve(&state, request).await {
+        Ok(response) => response,
+        Err(failure) => failure.response(),
+    })
+}
+
+async fn serve(
+    state: &State,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Failure> {
+    let path = request.uri().path().to_string();
+    let raw_query = request.uri().query().unwrap_or_default().to_string();
+    let query = Query::parse(&raw_query);
+    let route = route(request.method(), &path)?;
+    check_api_version(&query, state.config.runtime_version)?;
+    match route {
+        Route::SessionById => {
+            let id = session_id(&query)?;
+            let found = state.uploads.lock().await.by_id(id);
+            Ok(sessions_response(&found))
+        }
+        Route::SessionByPath(path) => {
+            let found = state.uploads.lock().await.by_path(&path);
+            Ok(sessions_response(&found))
+        }
+        Route::UploadChunk(path) => upload_chunk(state, request, &path, &query).await,
+        Route::Commit => {
+            let id = session_id(&query)?;
+            state.uploads.lock().await.commit(id)?;
+            Ok(respond(200, Vec::new()))
+        }
+        Route::DeleteSession => {
+            let id = session_id(&query)?;
+            state.uploads.lock().await.delete(id);
+            Ok(respond(200, Vec::new()))
+        }
+        Route::CreateName => {
+            #[derive(serde::Deserialize)]
+            struct NameDescription {
+                #[serde(rename = "Name")]
+                name: String,
+            }
+            let body = Limited::new(request.into_body(), MAX_JSON_BODY)
+                .collect()
+                .await
+                .map_err(|_| Failure::new(413, "FABRIC_E_VALUE_TOO_LARGE", "Value too large."))?
+                .to_bytes();
+            let description: NameDescription =
+                serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
+            state.create_name(&description.name)?;
+            Ok(respond(201, Vec::new()))
+        }
+        Route::SubNames(name) => {
+            let recursive = query
+                .get("Recursive")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let token = query.get("ContinuationToken");
+            let limits = PageLimits {
+                bytes: state.config.page_bytes,
+                max_names: state.config.page_max_names,
+            };
+            let page = state.names()?.page(&name, recursive, token, limits)?;
+            Ok(respond(200, page_json(&page)))
+        }
+        Route::NameExists(name) => {
+            if state.names()?.exists(&name) {
+                Ok(respond(200, Vec::new()))
+            } else {
+                Ok(respond(404, Vec::new()))
+            }
+        }
+        Route::DeleteName(name) => {
+            state.delete_name(&name)?;
+            Ok(respond(200, Vec::new()))
+        }
+    }
+}
+
+/// Streams a chunk's bytes to its place in the session's file; the session changes only once
+/// every byte is on disk.
+async fn upload_chunk(
+    state: &State,
+    request: Request<Incoming>,
+    path: &str,
+    query: &Query<'_>,
+) -> Result<Response<Full<Bytes>>, Failure> {
+    let id = session_id(query)?;
+    let range = request
+        .headers()
+        .get(hyper::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut uploads = state.uploads.lock().await;
+    let plan = uploads.plan_chunk(path, id, range.as_deref())?;
+    let expected = plan.end - plan.start + 1; // the plan has start <= end < size
+    if expected > state.config.max_chunk_bytes {
+        return Err(Failure::new(
+            413,
+            "FABRIC_E_VALUE_TOO_LARGE",
+            "Value too large.",
+        ));
+    }
+    let io_failure = |_| Failure::new(500, "E_FAIL", "Null");
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&plan.data)
+        .await
+        .map_err(io_failure)?;
+    file.seek(SeekFrom::Start(plan.start))
+        .await
+        .map_err(io_failure)?;
+    let mut body = request.into_body();
+    let mut written = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Failure::invalid_arg())?;
+        if let Ok(data) = frame.into_data() {
+            written += data.len() as u64;
+            if written > expected {
+                return Err(Failure::invalid_arg());
+            }
+            file.write_all(&data).await.map_err(io_failure)?;
+        }
+    }
+    let zero_byte_quirk = plan.start == 0 && plan.end == 0 && written == 0;
+    if written != expected && !zero_byte_quirk {
+        return Err(Failure::invalid_arg());
+    }
+    file.sync_data().await.map_err(io_failure)?;
+    uploads.finish_chunk(plan).map_err(io_failure)?;
+    Ok(respond(200, Vec::new()))
+}
+
+#[derive(Serialize)]
+struct SessionJson<'a> {
+    #[serde(rename = "StoreRelativePath")]
+    path: &'a str,
+    #[serde(rename = "SessionId")]
+    id: String,
+    #[serde(rename = "FileSize")]
+    size: String,
+    #[serde(rename = "ModifiedDate")]
+    modified: String,
+    #[serde(rename = "ExpectedRanges")]
+    ranges: Vec<RangeJson>,
+}
+
+#[derive(Serialize)]
+struct RangeJson {
+    #[serde(rename = "StartPosition")]
+    start: String,
+    #[serde(rename = "EndPosition")]
+    end: String,
+}
+
+/// `2017-09-28T17:06:37.26Z`: milliseconds without trailing zeros, as .NET writes them.
+pub(crate) fn format_date(ms: i64) -> String {
+    let date = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let mut text = date.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
+    while text.ends_with('0') {
+        text.pop();
+    }
+    if text.ends_with('.') {
+        text.pop();
+    }
+    text.push('Z');
+    text
+}
+
+/// 200 with the sessions, or the gateway's bodiless 204 when there are none.
+fn sessions_response(found: &[(Uuid, Meta)]) -> Response<Full<Bytes>> {
+    if found.is_empty() {
+        return respond(204, Vec::new());
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(rename = "UploadSessions")]
+        sessions: Vec<SessionJson<'a>>,
+    }
+    let sessions = found
+        .iter()
+        .map(|(id, m)| SessionJson {
+            path: &m.path,
+            id: id.to_string(),
+            size: m.size.to_string(),
+            modified: format_date(m.modified_ms),
+            ranges: m
+                .missing
+                .iter()
+                .map(|(s, e)| RangeJson {
+                    start: s.to_string(),
+                    end: e.to_string(),
+                })
+                .collect(),
+        })
+        .collect();
+    respond(200, gateway_json(&Body { sessions }))
+}
+
+fn page_json(page: &Page) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(rename = "ContinuationToken")]
+        token: &'a str,
+        #[serde(rename = "IsConsistent")]
+        consistent: bool,
+        #[serde(rename = "SubNames")]
+        names: &'a [String],
+    }
+    gateway_json(&Body {
+        token: &page.token,
+        consistent: page.is_consistent,
+        names: &page.names,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_rules() {
+        let q = Query::parse("a=1&a=2&b=x=y&c=&d&E=5");
+        assert_eq!(q.get("a"), Some("1"));
+        assert_eq!(q.get("b"), None);
+        assert_eq!(q.get("c"), None);
+        assert_eq!(q.get("d"), None);
+        assert_eq!(q.get("e"), None);
+        assert_eq!(q.get("E"), Some("5"));
+    }
+
+    #[test]
+    fn api_versions() {
+        let ok =
+            |v: &str| check_api_version(&Query::parse(&format!("api-version={v}")), (9, 1)).is_ok();
+        assert!(ok("6.0") && ok("9.1") && ok("1.0"));
+        assert!(!ok("9.2") && !ok("10.0") && !ok("6") && !ok("six") && !ok("6.0a"));
+        assert!(check_api_version(&Query::parse(""), (9, 1)).is_err());
+    }
+
+    #[test]
+    fn dates_like_dotnet() {
+        assert_eq!(format_date(1_506_618_397_260), "2017-09-28T17:06:37.26Z");
+        assert_eq!(format_date(1_506_618_397_000), "2017-09-28T17:06:37Z");
+    }
+
+    #[test]
+    fn json_escapes_slashes() {
+        assert_eq!(gateway_json(&"fabric:/a/b"), b"\"fabric:\\/a\\/b\"");
+    }
+}

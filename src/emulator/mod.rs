@@ -1,0 +1,341 @@
+//! An in-process emulator of the Service Fabric HTTP gateway (feature `emulator`), to test
+//! against over real HTTP without a cluster: what Azurite is to Azure Storage.
+//!
+//! It serves the three seed operations and the neighbours that create their state (names,
+//! upload chunks, commit, delete) with the real gateway's behaviour, as
+//! `shared/docs/gateway.md` describes it: 204 for "no upload session", bodiless 404 for a
+//! missing name, FabricError bodies with the code as reason phrase, 64-bit numbers as
+//! strings, pages cut by size with `<last name>$<version>` tokens. Chunk bytes go to disk.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use servicefabric_rest::{Client, emulator::Emulator};
+//!
+//! let emulator = Emulator::start_seeded().await?;
+//! let client = Client::new(emulator.endpoint())?;
+//! assert!(client.name_exists("fabric:/samples/apps").await?);
+//! # Ok(()) }
+//! ```
+
+mod http;
+mod names;
+mod seed;
+mod uploads;
+
+use std::{
+    fs,
+    io::{self, BufRead, BufWriter, Write},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinSet};
+
+use self::{http::Failure, names::Names, uploads::Uploads};
+
+/// Default page cut: about what the runtime puts in one answer.
+pub const DEFAULT_PAGE_BYTES: usize = 3 * 1024 * 1024;
+/// Default idle time after which an upload session expires.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30 * 60);
+/// Largest request head (request line and headers) a connection may send.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    page_bytes: usize,
+    page_max_names: Option<usize>,
+    runtime_version: (u32, u32),
+    max_chunk_bytes: u64,
+}
+
+/// The emulator's state, shared by connections.
+pub(crate) struct State {
+    config: Settings,
+    names: Mutex<Names>,
+    names_log: Mutex<BufWriter<fs::File>>,
+    uploads: tokio::sync::Mutex<Uploads>,
+}
+
+fn poisoned<T>(_: T) -> Failure {
+    Failure::new(500, "E_FAIL", "Null")
+}
+
+impl State {
+    fn names(&self) -> Result<MutexGuard<'_, Names>, Failure> {
+        self.names.lock().map_err(poisoned)
+    }
+
+    /// Appends to `names.log` (`+name` / `-name`) so that a restart rebuilds the tree.
+    fn log(&self, lines: &mut dyn Iterator<Item = String>) -> Result<(), Failure> {
+        let mut log = self.names_log.lock().map_err(poisoned)?;
+        for line in lines {
+            writeln!(log, "{line}").map_err(poisoned)?;
+        }
+        log.flush().map_err(poisoned)
+    }
+
+    fn create_name(&self, name: &str) -> Result<(), Failure> {
+        self.names()?.create(name)?;
+        self.log(&mut std::iter::once(format!("+{name}")))
+    }
+
+    fn delete_name(&self, name: &str) -> Result<(), Failure> {
+        self.names()?.delete(name)?;
+        self.log(&mut std::iter::once(format!("-{name}")))
+    }
+}
+
+/// Configures an [`Emulator`]; see [`Emulator::builder`].
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    listen: SocketAddr,
+    data_dir: Option<PathBuf>,
+    seeded: bool,
+    page_bytes: usize,
+    page_max_names: Option<usize>,
+    session_ttl: Duration,
+    max_chunk_bytes: u64,
+}
+
+impl EmulatorBuilder {
+    /// Address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Keeps state in `dir` (committed files under `store/`, open sessions under
+    /// `sessions/`, names in `names.log`), so that a restart loses nothing acknowledged.
+    /// Default: a temporary directory removed when the emulator stops.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Starts with the seed pages' names and upload sessions.
+    pub fn seeded(mut self, seeded: bool) -> Self {
+        self.seeded = seeded;
+        self
+    }
+
+    /// Cuts `GetSubNames` pages at about this many bytes (default 3 MiB, like the runtime).
+    pub fn page_bytes(mut self, bytes: usize) -> Self {
+        self.page_bytes = bytes.max(1);
+        self
+    }
+
+    /// Also cuts pages at this many names (default: no count limit).
+    pub fn page_max_names(mut self, names: usize) -> Self {
+        self.page_max_names = Some(names.max(1));
+        self
+    }
+
+    /// Idle time after which an upload session expires (default 30 minutes).
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// Largest chunk one UploadChunk request may carry (default 256 MiB).
+    pub fn max_chunk_bytes(mut self, bytes: u64) -> Self {
+        self.max_chunk_bytes = bytes;
+        self
+    }
+
+    /// Binds, loads or seeds the state, and starts serving.
+    pub async fn start(self) -> io::Result<Emulator> {
+        let (temp, root) = match &self.data_dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("sfrest-emulator-")
+                    .tempdir()?;
+                let root = temp.path().to_path_buf();
+                (Some(temp), root)
+            }
+        };
+        fs::create_dir_all(&root)?;
+        let mut names = Names::default();
+        replay_names(&root.join("names.log"), &mut names)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join("names.log"))?;
+        let uploads = Uploads::open(&root, self.session_ttl)?;
+        let state = Arc::new(State {
+            config: Settings {
+                page_bytes: self.page_bytes,
+                page_max_names: self.page_max_names,
+                runtime_version: (9, 1),
+                max_chunk_bytes: self.max_chunk_bytes,
+            },
+            names: Mutex::new(names),
+            names_log: Mutex::new(BufWriter::new(log)),
+            uploads: tokio::sync::Mutex::new(uploads),
+        });
+        if self.seeded {
+            seed::apply(&state).await?;
+        }
+        let listener = TcpListener::bind(self.listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel();
+        let server = tokio::spawn(serve(listener, state.clone(), stopped));
+        Ok(Emulator {
+            endpoint: format!("http://{addr}"),
+            addr,
+            root,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+            _temp: temp,
+        })
+    }
+}
+
+fn replay_names(log: &Path, names: &mut Names) -> io::Result<()> {
+    let Ok(file) = fs::File::open(log) else {
+        return Ok(());
+    };
+    for line in io::BufReader::new(file).lines() {
+        let line = line?;
+        // Replaying what was acknowledged: a line that no longer applies is skipped.
+        let _ = match line.split_at_checked(1) {
+            Some(("+", name)) => names.create(name),
+            Some(("-", name)) => names.delete(name),
+            _ => Ok(()),
+        };
+    }
+    Ok(())
+}
+
+async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: oneshot::Receiver<()>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |request| http::handle(state.clone(), request));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .max_buf_size(MAX_HEAD_BYTES)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    // Dropping the set aborts the open connections.
+}
+
+/// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops it; without a data
+/// directory its temporary state is removed.
+pub struct Emulator {
+    endpoint: String,
+    addr: SocketAddr,
+    root: PathBuf,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint)
+            .field("data_dir", &self.root)
+            .finish()
+    }
+}
+
+impl Emulator {
+    /// Configures an emulator before starting it.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            seeded: false,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            page_max_names: None,
+            session_ttl: DEFAULT_SESSION_TTL,
+            max_chunk_bytes: 256 * 1024 * 1024,
+        }
+    }
+
+    /// An empty emulator on `127.0.0.1` and a free port.
+    pub async fn start() -> io::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// An emulator holding the seed pages' names and upload sessions.
+    pub async fn start_seeded() -> io::Result<Self> {
+        Self::builder().seeded(true).start().await
+    }
+
+    /// The URL to give a [`crate::Client`] (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where its state lives; committed files are under `store/`.
+    pub fn data_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates many names at once, in process (for large test and benchmark setups).
+    /// Existing names are skipped; an invalid name stops with its value.
+    pub fn create_names<I, S>(&self, names: I) -> Result<usize, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut created = Vec::new();
+        {
+            let mut tree = self.state.names().map_err(|f| f.message.to_string())?;
+            for name in names {
+                let name = name.as_ref();
+                match tree.create(name) {
+                    Ok(()) => created.push(format!("+{name}")),
+                    Err(f) if f.status == 409 => {}
+                    Err(f) => return Err(format!("{name:?}: {}", f.code)),
+                }
+            }
+        }
+        let count = created.len();
+        self.state
+            .log(&mut created.into_iter())
+            .map_err(|f| f.message.to_string())?;
+        Ok(count)
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Naming: a hierarchy of full names (`fabric:/a/b`) in ordinal order, with implicit parents
+//! and per-name sub-name versions for continuation tokens and `IsConsistent`.
+
+use std::{
+    collections::BTreeMap,
+    ops::Bound::{Excluded, Included, Unbounded},
+};
+
+use super::http::Failure;
+
+const ROOT: &str = "fabric:/";
+const MAX_NAME_CHARS: usize = 512;
+const MAX_TOKEN_CHARS: usize = 4096;
+
+/// What a name carries: the version of its set of direct children.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    children_version: u64,
+}
+
+/// The name tree. Keys are full names; Rust's `str` order is the runtime's ordinal order for
+/// the names the runtime accepts (`.` before `/`, upper case before lower case).
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    entries: BTreeMap<String, Entry>,
+    next_version: u64,
+}
+
+/// One page of `GetSubNames`.
+pub(crate) struct Page {
+    pub token: String,
+    pub is_consistent: bool,
+    pub names: Vec<String>,
+}
+
+/// Limits of a page: the runtime cuts at a byte size; a count cap is optional.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageLimits {
+    pub bytes: usize,
+    pub max_names: Option<usize>,
+}
+
+/// Checks a full name as Naming does.
+pub(crate) fn validate(name: &str) -> Result<(), Failure> {
+    let bad = || Failure::new(400, "FABRIC_E_INVALID_NAME_URI", "Invalid name URI.");
+    let rest = name.strip_prefix(ROOT).ok_or_else(bad)?;
+    if rest.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || rest.starts_with('/')
+        || rest.contains("//")
+        || rest.ends_with('/')
+        || rest.contains(['$', '+', '|', '~'])
+        || rest.chars().any(char::is_control)
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn parent(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(ROOT)?;
+    rest.rfind('/').map(|i| &name[..ROOT.len() + i])
+}
+
+fn not_found() -> Failure {
+    Failure::new(404, "FABRIC_E_NAME_DOES_NOT_EXIST", "Name does not exist.")
+}
+
+impl Names {
+    fn bump(&mut self, name: &str) {
+        self.next_version += 1;
+        let version = self.next_version;
+        if let Some(entry) = self.entries.get_mut(name) {
+            entry.children_version = version;
+        }
+    }
+
+    fn new_entry(&mut self) -> Entry {
+        self.next_version += 1;
+        Entry {
+            children_version: self.next_version,
+        }
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// Creates `name` and its missing parents.
+    pub fn create(&mut self, name: &str) -> Result<(), Failure> {
+        validate(name)?;
+        if self.exists(name) {
+            return Err(Failure::new(
+                409,
+                "FABRIC_E_NAME_ALREADY_EXISTS",
+                "Name already exists.",
+            ));
+        }
+        let mut missing = vec![name.to_string()];
+        let mut cursor = name;
+        while let Some(p) = parent(cursor) {
+            if self.exists(p) {
+                break;
+            }
+            missing.push(p.to_string());
+            cursor = p;
+        }
+        for created in missing.into_iter().rev() {
+            let entry = self.new_entry();
+            if let Some(p) = parent(&created) {
+                self.bump(p);
+            }
+            self.entries.insert(created, entry);
+        }
+        Ok(())
+    }
+
+    /// Deletes `name`, which must have no children.
+    pub fn delete(&mut self, name: &str) -> Result<(), Failure> {
+        validate(name)?;
+        if !self.exists(name) {
+            return Err(not_found());
+        }
+        if self.descendants(name, None).next().is_some() {
+            return Err(Failure::new(
+                409,
+                "FABRIC_E_NAME_NOT_EMPTY",
+                "Name not empty.",
+            ));
+        }
+        self.entries.remove(name);
+        if let Some(p) = parent(name) {
+            self.bump(p);
+        }
+        Ok(())
+    }
+
+    /// Descendants of `name` in order, after `after` when given.
+    fn descendants<'a>(
+        &'a self,
+        name: &str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = &'a String> + 'a {
+        let prefix = format!("{name}/");
+        let start = match after {
+            Some(after) => Excluded(after.to_string()),
+            None => Included(prefix.clone()),
+        };
+        self.entries
+            .range::<String, _>((start, Unbounded))
+            .map(|(k, _)| k)
+            .take_while(move |k| k.starts_with(&prefix))
+    }
+
+    /// One page of the names under `parent`, after the position a token gives.
+    pub fn page(
+        &self,
+        parent: &str,
+        recursive: bool,
+        token: Option<&str>,
+        limits: PageLimits,
+    ) -> Result<Page, Failure> {
+        let entry = self.entries.get(parent).ok_or_else(not_found)?;
+        let (after, version) = match token {
+            Some(token) => {
+                let (after, version) = parse_token(parent, token)?;
+                (Some(after), version)
+            }
+            None => (None, entry.children_version),
+        };
+        let depth = parent.matches('/').count() + 1;
+        let mut names = Vec::new();
+        let mut bytes = 64;
+        let mut more = false;
+        for name in self
+            .descendants(parent, after.as_deref())
+            .filter(|n| recursive || n.matches('/').count() == depth)
+        {
+            let size = name.len() + 4;
+            let full = limits.max_names.is_some_and(|max| names.len() >= max)
+                || (!names.is_empty() && bytes + size > limits.bytes);
+            if full {
+                more = true;
+                break;
+            }
+            bytes += size;
+            names.push(name.clone());
+        }
+        let token = match (more, names.last()) {
+            (true, Some(last)) => format!("{}${version}", escape_token(last)),
+            _ => String::new(),
+        };
+        Ok(Page {
+            token,
+            is_consistent: version == entry.children_version,
+            names,
+        })
+    }
+}
+
+/// The token names the last name returned; the server escapes it so it can travel verbatim.
+fn escape_token(name: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    const SET: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'%')
+        .add(b'&')
+        .add(b'#')
+        .add(b'+')
+        .add(b'=')
+        .add(b'?')
+        .add(b'"')
+        .add(b'<')
+        .add(b'>')
+        .add(b'\\');
+    utf8_percent_encode(name, SET).to_string()
+}
+
+/// `<last name>$<version>`, unescaped once; the name must lie under `parent`.
+fn parse_token(parent: &str, raw: &str) -> Result<(String, u64), Failure> {
+    if raw.chars().count() > MAX_TOKEN_CHARS {
+        return Err(Failure::new(
+            413,
+            "FABRIC_E_VALUE_TOO_LARGE",
+            "Value too large.",
+        ));
+    }
+    let invalid = || Failure::invalid_arg();
+    let token = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| invalid())?;
+    let (last, version) = token.rsplit_once('$').ok_or_else(invalid)?;
+    let version = version.parse().map_err(|_| invalid())?;
+    if !last.starts_with(&format!("{parent}/")) {
+        return Err(invalid());
+    }
+    Ok((last.to_string(), version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: PageLimits = PageLimits {
+        bytes: usize::MAX,
+        max_names: None,
+    };
+
+    fn tree(names: &[&str]) -> Names {
+        let mut t = Names::default();
+        for n in names {
+            t.create(n).expect(n);
+        }
+        t
+    }
+
+    #[test]
+    fn implicit_parents_direct_children_and_ordinal_order() {
+        let t = tree(&["fabric:/a/b/c", "fabric:/a/B", "fabric:/a.x"]);
+        assert!(t.exists("fabric:/a") && t.exists("fabric:/a/b"));
+        let page = t.page("fabric:/a", false, None, ALL).expect("page");
+        assert_eq!(page.names, ["fabric:/a/B", "fabric:/a/b"]);
+        let page = t.page("fabric:/a", true, None, ALL).expect("page");
+        assert_eq!(page.names, ["fabric:/a/B", "fabric:/a/b", "fabric:/a/b/c"]);
+        assert_eq!(page.token, "");
+    }
+
+    #[test]
+    fn conflicts_and_validation() {
+        let mut t = tree(&["fabric:/a/b"]);
+        assert_eq!(
+            t.create("fabric:/a/b").map_err(|f| f.code),
+            Err("FABRIC_E_NAME_ALREADY_EXISTS")
+        );
+        assert_eq!(
+            t.delete("fabric:/a").map_err(|f| f.code),
+            Err("FABRIC_E_NAME_NOT_EMPTY")
+        );
+        assert_eq!(t.delete("fabric:/zz").map_err(|f| f.status), Err(404));
+        for bad in [
+            "fabric:/",
+            "fabric:/a//b",
+            "fabric:/a/",
+            "fabric:/a$b",
+            "fabric:/a+b",
+            "fabric:/a|b",
+            "fabric:/a~b",
+            "x:/a",
+        ] {
+            assert_eq!(
+                t.create(bad).map_err(|f| f.code),
+                Err("FABRIC_E_INVALID_NAME_URI"),
+                "{bad}"
+            );
+        }
+        t.delete("fabric:/a/b").expect("delete leaf");
+        t.delete("fabric:/a").expect("then parent");
+    }
+
+    #[test]
+    fn tokens_resume_after_the_last_name_and_track_consistency() {
+        let mut t = tree(&["fabric:/p/1", "fabric:/p/2", "fabric:/p/3"]);
+        let limits = PageLimits {
+            bytes: usize::MAX,
+            max_names: Some(2),
+        };
+        let first = t.page("fabric:/p", false, None, limits).expect("page");
+        assert_eq!(first.names, ["fabric:/p/1", "fabric:/p/2"]);
+        assert!(first.token.starts_with("fabric:/p/2$"));
+        t.create("fabric:/p/0").expect("add before the cursor");
+        let second = t
+            .page("fabric:/p", false, Some(&first.token), limits)
+            .expect("page");
+        assert_eq!(second.names, ["fabric:/p/3"]);
+        assert!(!second.is_consistent);
+        assert_eq!(second.token, "");
+        assert_eq!(
+            t.page("fabric:/p", false, Some("garbage"), limits)
+                .map(|_| ())
+                .map_err(|f| f.status),
+            Err(400)
+        );
+        assert_eq!(
+            t.page("fabric:/p", false, Some(&"x".repeat(5000)), limits)
+                .map(|_| ())
+                .map_err(|f| f.status),
+            Err(413)
+        );
+    }
+
+    #[test]
+    fn pages_are_cut_by_bytes() {
+        let names: Vec<String> = (0..100).map(|i| format!("fabric:/big/{i:03}")).collect();
+        let t = tree(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let limits = PageLimits {
+            bytes: 500,
+            max_names: None,
+        };
+        let mut token = None;
+        let mut seen = Vec::new();
+        loop {
+            let page = t
+                .page("fabric:/big", false, token.as_deref(), limits)
+                .expect("page");
+            assert!(page.names.len() < 100);
+            seen.extend(page.names);
+            if page.token.is_empty() {
+                break;
+            }
+            token = Some(page.token);
+        }
+        assert_eq!(seen, names);
+    }
+}

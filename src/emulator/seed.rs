@@ -1,0 +1,62 @@
+//! The seeded state: the names and upload sessions of the seed pages.
+
+use std::io;
+
+use uuid::Uuid;
+
+use super::{State, uploads::Meta, uploads::now_ms};
+
+/// Names the seed pages show under `fabric:/samples` (parents are created implicitly).
+pub const NAMES: &[&str] = &[
+    "fabric:/samples/CalculatorApp/CalculatorService/Name-1",
+    "fabric:/samples/CalculatorApp/CalculatorService/Name-2",
+    "fabric:/samples/apps/NotepadApp",
+    "fabric:/samples/apps/PersistentQueueApp",
+    "fabric:/samples/apps/VolatileQueueApp",
+    "fabric:/samples/data",
+    "fabric:/samples/mynames/name-1",
+];
+
+/// `(id, modified ms, missing ranges)` of the `SwaggerTest\Common.dll` sessions, 2097152 bytes.
+const SESSIONS: &[(&str, i64, [(u64, u64); 2])] = &[
+    (
+        "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+        1_506_618_397_260,
+        [(0, 402_128), (730_105, 2_097_151)],
+    ),
+    (
+        "2032ac6c-a348-4594-86da-dab0f2bb1ae1",
+        1_506_619_691_627,
+        [(0, 207_615), (626_977, 2_097_151)],
+    ),
+    (
+        "fb2da2b2-7cb4-45d2-a2e6-c4888d205bc5",
+        1_506_619_691_643,
+        [(0, 616_947), (1_087_529, 2_097_151)],
+    ),
+];
+
+pub(crate) async fn apply(state: &State) -> io::Result<()> {
+    for name in NAMES {
+        match state.create_name(name) {
+            Ok(()) => {}
+            Err(f) if f.status == 409 => {} // kept from an earlier run with the same data dir
+            Err(f) => return Err(io::Error::other(format!("{name}: {}", f.code))),
+        }
+    }
+    let mut uploads = state.uploads.lock().await;
+    for (id, modified_ms, missing) in SESSIONS {
+        let id: Uuid = id.parse().map_err(io::Error::other)?;
+        if uploads.by_id(id).is_empty() {
+            let meta = Meta {
+                path: "SwaggerTest\\Common.dll".into(),
+                size: 2_097_152,
+                missing: missing.to_vec(),
+                modified_ms: *modified_ms,
+                touched_ms: now_ms(),
+            };
+            uploads.insert(id, meta)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,438 @@
+//! Image-store upload sessions: chunk bytes on disk, missing ranges in memory and in a small
+//! JSON file per session, so that a restart with the same data directory loses nothing
+//! acknowledged.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs,
+    io::{self, Write},
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::http::Failure;
+
+/// What is kept of a session, on disk as `sessions/<id>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    /// Store-relative path with backslashes, as the gateway reports it.
+    pub path: String,
+    pub size: u64,
+    /// Inclusive ranges not yet received, in order.
+    pub missing: Vec<(u64, u64)>,
+    /// `ModifiedDate`, in Unix milliseconds.
+    pub modified_ms: i64,
+    /// Last activity, for expiry, in Unix milliseconds.
+    pub touched_ms: i64,
+}
+
+/// A chunk that passed the checks and may be written.
+pub(crate) struct ChunkPlan {
+    pub id: Uuid,
+    pub start: u64,
+    pub end: u64,
+    pub data: PathBuf,
+    new: Option<Meta>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Uploads {
+    root: PathBuf,
+    sessions: HashMap<Uuid, Meta>,
+    committed: HashSet<Uuid>,
+    ttl: Duration,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn range_error() -> Failure {
+    Failure::new(
+        400,
+        "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE",
+        "The upload session range is not satisfiable.",
+    )
+}
+
+/// `bytes {first}-{last}/{length}`.
+fn parse_content_range(header: Option<&str>) -> Result<(u64, u64, u64), Failure> {
+    let value = header.ok_or_else(range_error)?.trim();
+    let rest = value.strip_prefix("bytes ").ok_or_else(range_error)?;
+    let (span, size) = rest.split_once('/').ok_or_else(range_error)?;
+    let (start, end) = span.split_once('-').ok_or_else(range_error)?;
+    let num = |s: &str| s.trim().parse::<u64>().map_err(|_| range_error());
+    Ok((num(start)?, num(end)?, num(size)?))
+}
+
+/// The store path as relative file-system segments, refusing anything that could escape.
+pub(crate) fn store_segments(path: &str) -> Result<Vec<&str>, Failure> {
+    let segments: Vec<&str> = path.split(['\\', '/']).filter(|s| !s.is_empty()).collect();
+    let unsafe_segment = |s: &&str| *s == "." || *s == ".." || s.contains(':') || s.contains('\0');
+    if segments.is_empty() || segments.iter().any(unsafe_segment) {
+        return Err(Failure::invalid_arg());
+    }
+    Ok(segments)
+}
+
+/// The gateway reports store paths with Windows separators; matching is exact otherwise.
+pub(crate) fn normalise_path(path: &str) -> String {
+    path.replace('/', "\\")
+}
+
+impl Uploads {
+    /// Opens (or creates) the upload state under `root`, reloading sessions left by a previous run.
+    pub fn open(root: &Path, ttl: Duration) -> io::Result<Self> {
+        fs::create_dir_all(root.join("sessions"))?;
+        fs::create_dir_all(root.join("store"))?;
+        let mut sessions = HashMap::new();
+        for entry in fs::read_dir(root.join("sessions"))? {
+            let path = entry?.path();
+            let id = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<Uuid>().ok());
+            if let (Some(id), Some("json")) = (id, path.extension().and_then(|e| e.to_str())) {
+                let text = fs::read_to_string(&path)?;
+                if let Ok(meta) = serde_json::from_str::<Meta>(&text) {
+                    sessions.insert(id, meta);
+                }
+            }
+        }
+        let committed = fs::read_to_string(root.join("committed.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        let mut uploads = Self {
+            root: root.to_path_buf(),
+            sessions,
+            committed,
+            ttl,
+        };
+        uploads.expire();
+        Ok(uploads)
+    }
+
+    fn data_path(&self, id: Uuid) -> PathBuf {
+        self.root.join("sessions").join(format!("{id}.data"))
+    }
+
+    fn meta_path(&self, id: Uuid) -> PathBuf {
+        self.root.join("sessions").join(format!("{id}.json"))
+    }
+
+    /// Where committed files go.
+    pub fn store_dir(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    fn persist(&self, id: Uuid, meta: &Meta) -> io::Result<()> {
+        let tmp = self.root.join("sessions").join(format!("{id}.json.tmp"));
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(&serde_json::to_vec(meta).map_err(io::Error::other)?)?;
+        file.sync_all()?;
+        fs::rename(tmp, self.meta_path(id))
+    }
+
+    fn remove_files(&self, id: Uuid) {
+        let _ = fs::remove_file(self.meta_path(id));
+        let _ = fs::remove_file(self.data_path(id));
+    }
+
+    /// Drops sessions idle for longer than the TTL.
+    pub fn expire(&mut self) {
+        let ttl = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let expired: Vec<Uuid> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| now.saturating_sub(m.touched_ms) > ttl)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.sessions.remove(&id);
+            self.remove_files(id);
+        }
+    }
+
+    pub fn by_id(&mut self, id: Uuid) -> Vec<(Uuid, Meta)> {
+        self.expire();
+        self.sessions
+            .get(&id)
+            .map(|m| (id, m.clone()))
+            .into_iter()
+            .collect()
+    }
+
+    pub fn by_path(&mut self, path: &str) -> Vec<(Uuid, Meta)> {
+        self.expire();
+        let path = normalise_path(path);
+        let mut found: Vec<(Uuid, Meta)> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| m.path == path)
+            .map(|(id, m)| (*id, m.clone()))
+            .collect();
+        found.sort_by_key(|(id, m)| (m.modified_ms, *id));
+        found
+    }
+
+    /// Checks a chunk against the session it names (or creates).
+    pub fn plan_chunk(
+        &mut self,
+        path: &str,
+        id: Uuid,
+        content_range: Option<&str>,
+    ) -> Result<ChunkPlan, Failure> {
+        self.expire();
+        store_segments(path)?;
+        let path = normalise_path(path);
+        let (start, end, size) = parse_content_range(content_range)?;
+        let zero_byte_quirk = size == 0 && start == 0 && end == 0;
+        if start > end || (end >= size && !zero_byte_quirk) {
+            return Err(range_error());
+        }
+        let new = match self.sessions.get(&id) {
+            Some(meta) if meta.path != path => {
+                return Err(Failure::new(
+                    409,
+                    "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT",
+                    "The upload session ID is already in use for another path.",
+                ));
+            }
+            Some(meta) if meta.size != size => return Err(range_error()),
+            Some(meta) => {
+                if !zero_byte_quirk && !meta.missing.iter().any(|&(s, e)| s <= start && end <= e) {
+                    return Err(range_error());
+                }
+                None
+            }
+            None => {
+                let now = now_ms();
+                Some(Meta {
+                    path,
+                    size,
+                    missing: vec![(0, size.saturating_sub(1))],
+                    modified_ms: now,
+                    touched_ms: now,
+                })
+            }
+        };
+        Ok(ChunkPlan {
+            id,
+            start,
+            end,
+            data: self.data_path(id),
+            new,
+        })
+    }
+
+    /// Records a chunk whose bytes are on disk (and synced).
+    pub fn finish_chunk(&mut self, plan: ChunkPlan) -> io::Result<()> {
+        let ChunkPlan {
+            id,
+            start,
+            end,
+            new,
+            ..
+        } = plan;
+        if let Some(meta) = new {
+            self.sessions.insert(id, meta);
+        }
+        let Some(meta) = self.sessions.get_mut(&id) else {
+            return Ok(());
+        };
+        if meta.size > 0 {
+            meta.missing = meta
+                .missing
+                .iter()
+                .flat_map(|&(s, e)| {
+                    if s <= start && end <= e {
+                        let before = (start > s).then(|| (s, start - 1));
+                        let after = (end < e).then(|| (end + 1, e));
+                        [before, after]
+                    } else {
+                        [Some((s, e)), None]
+                    }
+                })
+                .flatten()
+                .collect();
+        }
+        let now = now_ms();
+        meta.modified_ms = now;
+        meta.touched_ms = now;
+        let meta = meta.clone();
+        self.persist(id, &meta)
+    }
+
+    /// Puts a complete session's file into the store.
+    pub fn commit(&mut self, id: Uuid) -> Result<(), Failure> {
+        self.expire();
+        if self.committed.contains(&id) && !self.sessions.contains_key(&id) {
+            return Ok(());
+        }
+        let meta = self.sessions.get(&id).ok_or_else(Failure::invalid_arg)?;
+        if meta.size == 0 || !meta.missing.is_empty() {
+            return Err(Failure::invalid_arg());
+        }
+        let mut target = self.store_dir();
+        target.extend(store_segments(&meta.path)?);
+        let io_failure = |_| Failure::new(500, "E_FAIL", "Null");
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(io_failure)?;
+        }
+        fs::rename(self.data_path(id), &target).map_err(io_failure)?;
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("committed.log"))
+            .map_err(io_failure)?;
+        writeln!(log, "{id}")
+            .and_then(|()| log.sync_all())
+            .map_err(io_failure)?;
+        self.sessions.remove(&id);
+        self.committed.insert(id);
+        let _ = fs::remove_file(self.meta_path(id));
+        Ok(())
+    }
+
+    /// Drops a session and its bytes.
+    pub fn delete(&mut self, id: Uuid) {
+        if self.sessions.remove(&id).is_some() {
+            self.remove_files(id);
+        }
+    }
+
+    /// Adds a session as it stands (for the seeded state); its data file is sparse.
+    pub fn insert(&mut self, id: Uuid, meta: Meta) -> io::Result<()> {
+        fs::File::create(self.data_path(id))?.set_len(meta.size)?;
+        self.persist(id, &meta)?;
+        self.sessions.insert(id, meta);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn uploads() -> (tempfile::TempDir, Uploads) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let u = Uploads::open(dir.path(), Duration::from_secs(60)).expect("open");
+        (dir, u)
+    }
+
+    fn chunk(u: &mut Uploads, id: Uuid, range: &str) -> Result<(), Failure> {
+        let plan = u.plan_chunk("a\\f.bin", id, Some(range))?;
+        u.finish_chunk(plan).expect("finish");
+        Ok(())
+    }
+
+    #[test]
+    fn ranges_conflicts_and_commit() {
+        let (dir, mut u) = uploads();
+        let id = Uuid::new_v4();
+        chunk(&mut u, id, "bytes 10-19/30").expect("middle");
+        assert_eq!(u.by_id(id)[0].1.missing, [(0, 9), (20, 29)]);
+        assert_eq!(
+            chunk(&mut u, id, "bytes 15-24/30").map_err(|f| f.status),
+            Err(400),
+            "overlap"
+        );
+        assert_eq!(
+            chunk(&mut u, id, "bytes 10-19/30").map_err(|f| f.status),
+            Err(400),
+            "re-sent"
+        );
+        assert_eq!(
+            chunk(&mut u, id, "bytes 0-9/31").map_err(|f| f.status),
+            Err(400),
+            "other total"
+        );
+        assert_eq!(
+            u.plan_chunk("other", id, Some("bytes 0-9/30"))
+                .map(|_| ())
+                .map_err(|f| f.status),
+            Err(409)
+        );
+        for bad in ["bytes 5-4/30", "bytes 0-30/30", "0-9/30", "bytes a-b/c", ""] {
+            assert_eq!(
+                u.plan_chunk("a\\f.bin", Uuid::new_v4(), Some(bad))
+                    .map(|_| ())
+                    .map_err(|f| f.code),
+                Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
+                "{bad}"
+            );
+        }
+        assert_eq!(u.commit(id).map_err(|f| f.status), Err(400), "incomplete");
+        chunk(&mut u, id, "bytes 0-9/30").expect("head");
+        chunk(&mut u, id, "bytes 20-29/30").expect("tail");
+        assert!(u.by_id(id)[0].1.missing.is_empty());
+        u.commit(id).expect("commit");
+        assert!(dir.path().join("store/a/f.bin").is_file());
+        u.commit(id).expect("commit again is 200");
+        assert_eq!(
+            u.commit(Uuid::new_v4()).map_err(|f| f.code),
+            Err("E_INVALIDARG")
+        );
+    }
+
+    #[test]
+    fn sessions_survive_reopen_and_expire() {
+        let (dir, mut u) = uploads();
+        let id = Uuid::new_v4();
+        chunk(&mut u, id, "bytes 0-4/10").expect("chunk");
+        let again = Uploads::open(dir.path(), Duration::from_secs(60)).expect("reopen");
+        assert_eq!(again.sessions[&id].missing, [(5, 9)]);
+        let mut expired = Uploads::open(dir.path(), Duration::ZERO).expect("reopen");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(expired.by_id(id).is_empty());
+    }
+
+    #[test]
+    fn store_paths_cannot_escape() {
+        for bad in ["..\\x", "a/../b", "", "\\", "c:\\x"] {
+            assert!(store_segments(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        /// The missing ranges always equal a simple model: the set of bytes never accepted.
+        #[test]
+        fn missing_ranges_match_a_byte_model(size in 1u64..64, chunks in proptest::collection::vec((0u64..64, 0u64..16), 0..40)) {
+            let (_dir, mut u) = uploads();
+            let id = Uuid::new_v4();
+            let mut received = vec![false; size as usize];
+            let mut created = false;
+            for (start, len) in chunks {
+                let end = start + len;
+                let fits_model = end < size && (!created || received[start as usize..=end as usize].iter().all(|r| !r));
+                let result = chunk(&mut u, id, &format!("bytes {start}-{end}/{size}"));
+                prop_assert_eq!(result.is_ok(), fits_model, "chunk {}-{}", start, end);
+                if result.is_ok() {
+                    created = true;
+                    for b in start..=end { received[b as usize] = true; }
+                }
+            }
+            if created {
+                let mut model = Vec::new();
+                let mut b = 0;
+                while b < size {
+                    if !received[b as usize] {
+                        let s = b;
+                        while b < size && !received[b as usize] { b += 1; }
+                        model.push((s, b - 1));
+                    } else { b += 1; }
+                }
+                prop_assert_eq!(&u.by_id(id)[0].1.missing, &model);
+            }
+        }
+    }
+}
