@@ -60,17 +60,24 @@ enum NamesCommand {
 }
 
 #[derive(Args)]
-#[group(required = true, multiple = false)]
 struct SessionArgs {
+    #[command(flatten)]
+    target: SessionTarget,
+    /// Print JSON (numbers as numbers).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exactly one of `--id` and `--path`.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct SessionTarget {
     /// The session id (a UUID).
     #[arg(long)]
     id: Option<Uuid>,
     /// The image-store relative path (e.g. SwaggerTest\Common.dll).
     #[arg(long)]
     path: Option<String>,
-    /// Print JSON (numbers as numbers).
-    #[arg(long, group = "output")]
-    json: bool,
 }
 
 #[derive(Args)]
@@ -190,7 +197,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
         }
         Command::UploadSession(args) => {
-            let sessions = match (&args.id, &args.path) {
+            let sessions = match (&args.target.id, &args.target.path) {
                 (Some(id), _) => client.upload_sessions_by_id(*id).await?,
                 (None, Some(path)) => client.upload_sessions_by_path(path).await?,
                 (None, None) => Vec::new(),
