@@ -41,3 +41,8 @@ pub use error::{Error, Result};
 pub use error_code::ErrorCode;
 pub use paging::SubNamePage;
 pub use upload::{ChunkRange, UploadSession};
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

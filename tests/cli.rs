@@ -122,6 +122,7 @@ fn standalone_emulator_serves_other_clients() {
         .to_string();
     let (code, out, err) = sfrest(&["--endpoint", &endpoint, "names", "ls", "samples/apps"]);
     let _ = child.kill();
+    let _ = child.wait();
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("embedded emulator"), "{err}");
     assert!(

@@ -17,8 +17,11 @@ pub const NAMES: &[&str] = &[
     "fabric:/samples/mynames/name-1",
 ];
 
-/// `(id, modified ms, missing ranges)` of the `SwaggerTest\Common.dll` sessions, 2097152 bytes.
-const SESSIONS: &[(&str, i64, [(u64, u64); 2])] = &[
+/// A seeded session: id, `ModifiedDate` in Unix ms, missing ranges.
+type SeedSession = (&'static str, i64, [(u64, u64); 2]);
+
+/// The `SwaggerTest\Common.dll` sessions of the seed pages, 2097152 bytes each.
+const SESSIONS: &[SeedSession] = &[
     (
         "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
         1_506_618_397_260,

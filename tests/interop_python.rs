@@ -1,0 +1,148 @@
+//! The official Python SDK against the emulator, and its request targets against ours.
+//! The venv is created on first run (`python3 -m venv`, `pip install azure-servicefabric`);
+//! a machine without python3 fails this test rather than skipping it.
+#![cfg(feature = "emulator")]
+
+mod support;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use servicefabric_rest::{Client, emulator::Emulator};
+
+const SDK: &str = "azure-servicefabric==8.2.0.0";
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The venv's python, with the SDK installed (once per target directory).
+fn python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-sdk-venv");
+    let python = venv.join("bin").join("python");
+    let ready = python.is_file()
+        && Command::new(&python)
+            .args(["-c", "import azure.servicefabric"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ready {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        run(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SDK,
+        ]));
+    }
+    python
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python_sdk.py")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_python_sdk_reads_the_seeded_emulator() {
+    let python = tokio::task::spawn_blocking(python).await.expect("venv");
+    let emulator = Emulator::builder()
+        .seeded(true)
+        .page_max_names(3)
+        .start()
+        .await
+        .expect("emulator");
+    let endpoint = emulator.endpoint().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        run(Command::new(python)
+            .arg(script())
+            .args(["seeded", &endpoint]))
+    })
+    .await
+    .expect("sdk");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("summary");
+    assert_eq!(summary["names"], 11);
+    assert_eq!(summary["pages"], 4, "the SDK followed our tokens verbatim");
+    assert!(
+        summary["raised_on_204"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "the SDK raises on the gateway's 204: {summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn our_request_targets_equal_the_python_sdks() {
+    let python = tokio::task::spawn_blocking(python).await.expect("venv");
+    let stub = support::serve(|target| {
+        let body = if target.contains("GetSubNames") {
+            r#"{"ContinuationToken":"","IsConsistent":true,"SubNames":[]}"#
+        } else {
+            r#"{"UploadSessions":[]}"#
+        };
+        support::reply(200, "OK", body)
+    })
+    .await;
+    let url = stub.url.clone();
+    tokio::task::spawn_blocking(move || {
+        run(Command::new(python).arg(script()).args(["targets", &url]))
+    })
+    .await
+    .expect("sdk");
+    let theirs = stub.targets();
+
+    let ours_stub = support::serve(|target| {
+        let body = if target.contains("GetSubNames") {
+            r#"{"ContinuationToken":"","IsConsistent":true,"SubNames":[]}"#
+        } else {
+            r#"{"UploadSessions":[]}"#
+        };
+        support::reply(200, "OK", body)
+    })
+    .await;
+    let client = Client::new(&ours_stub.url).expect("client");
+    client
+        .upload_sessions_by_id(
+            "4a2340e8-d8d8-497c-95fe-cdaa1052f33b"
+                .parse()
+                .expect("uuid"),
+        )
+        .await
+        .expect("1");
+    client
+        .upload_sessions_by_path("SwaggerTest\\Common.dll")
+        .await
+        .expect("2");
+    client
+        .upload_sessions_by_path("Store/MyApp/Code.zip")
+        .await
+        .expect("3");
+    client
+        .sub_names_page("fabric:/samples/apps", false, None)
+        .await
+        .expect("4");
+    client
+        .sub_names_page(
+            "samples",
+            true,
+            Some("fabric:/samples/apps/PersistentQueueApp$131439231986491349"),
+        )
+        .await
+        .expect("5");
+    assert_eq!(
+        ours_stub.targets(),
+        theirs,
+        "byte-identical request targets"
+    );
+}
