@@ -8,6 +8,7 @@ mod support;
 use std::{
     path::{Path, PathBuf},
     process::Command,
+    sync::OnceLock,
 };
 
 use servicefabric_rest::{Client, emulator::Emulator};

@@ -1,0 +1,329 @@
+//! Throughput of the typed client against a raw reqwest + serde_json loop sending the same
+//! requests, in one run, on loopback; and peak memory of streaming names.
+//!
+//! ```sh
+//! cargo run --release --features emulator --example bench
+//! ```
+//!
+//! The servers run in a child process (this binary with `serve`), so the peak RSS printed is
+//! the client's alone: a fixed-answer server (precomputed bodies, so the client dominates the
+//! cost) and the emulator holding 1,000,000 names. Rounds alternate client and raw, and each
+//! figure is the best of its rounds, as the machines here are noisy.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use http_body_util::Full;
+use hyper::{Request, Response, body::Incoming, service::service_fn};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use servicefabric_rest::{Client, emulator::Emulator};
+use uuid::Uuid;
+
+const CALLS: usize = 10_000;
+const PAGES: usize = 1_000;
+const PAGE_NAMES: usize = 1_000;
+const ROUNDS: usize = 3;
+const SESSION: &str = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b";
+const SESSION_BODY: &str = r#"{"UploadSessions":[{"StoreRelativePath":"SwaggerTest\\Common.dll","SessionId":"4a2340e8-d8d8-497c-95fe-cdaa1052f33b","FileSize":"2097152","ModifiedDate":"2017-09-28T17:06:37.26Z","ExpectedRanges":[{"StartPosition":"0","EndPosition":"402128"},{"StartPosition":"730105","EndPosition":"2097151"}]}]}"#;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn main() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match std::env::args().nth(1).as_deref() {
+        Some("serve") => runtime.block_on(serve()),
+        _ => runtime.block_on(bench()),
+    }
+}
+
+// ---- child: the servers ----
+
+/// Page `i` of the fixed-answer server: 1,000 names and a token to page `i + 1`.
+fn fixed_page(i: usize) -> Bytes {
+    let names: Vec<String> = (0..PAGE_NAMES)
+        .map(|n| format!("fabric:/bench/p{i:04}/n{n:04}"))
+        .collect();
+    let token = if i + 1 < PAGES {
+        format!("fabric:/bench/p{i:04}/n0999${}", 7)
+    } else {
+        String::new()
+    };
+    let body =
+        serde_json::json!({"ContinuationToken": token, "IsConsistent": true, "SubNames": names});
+    Bytes::from(body.to_string())
+}
+
+async fn serve() -> Result<()> {
+    let pages: Arc<Vec<Bytes>> = Arc::new((0..PAGES).map(fixed_page).collect());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let fixed = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let pages = pages.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let pages = pages.clone();
+                    async move {
+                        let query = req.uri().query().unwrap_or_default();
+                        let body = if req.uri().path().contains("GetSubNames") {
+                            // The token names page i's last entry: fabric:/bench/pIIII/n0999$7.
+                            let next = query
+                                .split("ContinuationToken=fabric:/bench/p")
+                                .nth(1)
+                                .and_then(|t| t.get(..4))
+                                .and_then(|n| n.parse::<usize>().ok())
+                                .map_or(0, |i| i + 1);
+                            pages.get(next).cloned().unwrap_or_default()
+                        } else {
+                            Bytes::from_static(SESSION_BODY.as_bytes())
+                        };
+                        let mut response = Response::new(Full::new(body));
+                        response.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static(
+                                "application/json; charset=utf-8",
+                            ),
+                        );
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let emulator = Emulator::builder()
+        .page_max_names(PAGE_NAMES)
+        .start()
+        .await?;
+    emulator.create_names((0..1_000_000).map(|i| format!("fabric:/million/n{i:07}")))?;
+    emulator.create_names((0..10_000).map(|i| format!("fabric:/tenk/n{i:05}")))?;
+    println!("{fixed} {}", emulator.endpoint());
+    // Serve until the parent closes our stdin.
+    let mut line = String::new();
+    let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
+    Ok(())
+}
+
+// ---- parent: the measurements ----
+
+#[derive(Deserialize)]
+#[allow(dead_code, non_snake_case)]
+struct RawRange {
+    StartPosition: String,
+    EndPosition: String,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code, non_snake_case)]
+struct RawSession {
+    StoreRelativePath: String,
+    SessionId: String,
+    FileSize: String,
+    ModifiedDate: String,
+    ExpectedRanges: Vec<RawRange>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct RawSessions {
+    UploadSessions: Vec<RawSession>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code, non_snake_case)]
+struct RawPage {
+    ContinuationToken: String,
+    IsConsistent: bool,
+    SubNames: Vec<String>,
+}
+
+async fn raw_sessions(http: &reqwest::Client, base: &str) -> Result<usize> {
+    let url = format!(
+        "{base}/ImageStore/$/GetUploadSession?api-version=6.0&session-id={SESSION}&timeout=60"
+    );
+    let mut n = 0;
+    for _ in 0..CALLS {
+        let body = http.get(&url).send().await?.bytes().await?;
+        n += serde_json::from_slice::<RawSessions>(&body)?
+            .UploadSessions
+            .len();
+    }
+    Ok(n)
+}
+
+async fn client_sessions(client: &Client) -> Result<usize> {
+    let id: Uuid = SESSION.parse()?;
+    let mut n = 0;
+    for _ in 0..CALLS {
+        n += client.upload_sessions_by_id(id).await?.len();
+    }
+    Ok(n)
+}
+
+async fn raw_names(http: &reqwest::Client, base: &str, name: &str) -> Result<usize> {
+    let mut token = String::new();
+    let mut n = 0;
+    loop {
+        let mut url = format!("{base}/Names/{name}/$/GetSubNames?api-version=6.0&Recursive=false");
+        if !token.is_empty() {
+            url.push_str("&ContinuationToken=");
+            url.push_str(&token);
+        }
+        url.push_str("&timeout=60");
+        let body = http.get(&url).send().await?.bytes().await?;
+        let page: RawPage = serde_json::from_slice(&body)?;
+        n += page.SubNames.len();
+        if page.ContinuationToken.is_empty() {
+            return Ok(n);
+        }
+        token = page.ContinuationToken;
+    }
+}
+
+async fn client_names(client: &Client, name: &str) -> Result<usize> {
+    let mut n = 0;
+    let mut names = Box::pin(client.sub_names(name, false));
+    while let Some(name) = names.try_next().await? {
+        n += usize::from(!name.is_empty());
+    }
+    Ok(n)
+}
+
+/// Peak resident memory since the last reset, in MiB (Linux: VmHWM, reset by clear_refs 5).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn best<F, Fut>(mut f: F) -> Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize>>,
+{
+    let started = Instant::now();
+    f().await?;
+    Ok(started.elapsed())
+}
+
+struct Pair {
+    client: Duration,
+    raw: Duration,
+}
+
+impl Pair {
+    fn report(&self, what: &str, units: f64, unit: &str) {
+        let client = units / self.client.as_secs_f64();
+        let raw = units / self.raw.as_secs_f64();
+        println!(
+            "{what:<44} client {client:>10.0} {unit}/s   raw {raw:>10.0} {unit}/s   ratio {:.3}",
+            client / raw
+        );
+    }
+}
+
+async fn compare<C, R, CF, RF>(mut client: C, mut raw: R) -> Result<Pair>
+where
+    C: FnMut() -> CF,
+    R: FnMut() -> RF,
+    CF: std::future::Future<Output = Result<usize>>,
+    RF: std::future::Future<Output = Result<usize>>,
+{
+    let mut pair = Pair {
+        client: Duration::MAX,
+        raw: Duration::MAX,
+    };
+    for round in 0..ROUNDS {
+        // Alternate who goes first, so drift in machine load falls on both.
+        if round % 2 == 0 {
+            pair.client = pair.client.min(best(&mut client).await?);
+            pair.raw = pair.raw.min(best(&mut raw).await?);
+        } else {
+            pair.raw = pair.raw.min(best(&mut raw).await?);
+            pair.client = pair.client.min(best(&mut client).await?);
+        }
+    }
+    Ok(pair)
+}
+
+async fn bench() -> Result<()> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+    let mut endpoints = line.split_whitespace();
+    let (fixed, emulator) = (
+        endpoints.next().ok_or("no endpoint")?.to_string(),
+        endpoints.next().ok_or("no endpoint")?.to_string(),
+    );
+
+    let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+    let on_fixed = Client::new(&fixed)?;
+    let on_emulator = Client::new(&emulator)?;
+    // Warm both connections.
+    raw_sessions(&http, &fixed).await?;
+    client_sessions(&on_fixed).await?;
+
+    println!("rounds: {ROUNDS} (best of each); one reused connection each\n");
+    compare(
+        || client_sessions(&on_fixed),
+        || raw_sessions(&http, &fixed),
+    )
+    .await?
+    .report(
+        "GetUploadSession by id, 10,000 sequential",
+        CALLS as f64,
+        "calls",
+    );
+    compare(
+        || client_names(&on_fixed, "bench"),
+        || raw_names(&http, &fixed, "bench"),
+    )
+    .await?
+    .report(
+        "GetSubNames, 1,000 pages x 1,000 names",
+        (PAGES * PAGE_NAMES) as f64,
+        "names",
+    );
+    compare(
+        || client_names(&on_emulator, "million"),
+        || raw_names(&http, &emulator, "million"),
+    )
+    .await?
+    .report("emulator: stream 1,000,000 names", 1_000_000.0, "names");
+
+    println!();
+    for (label, name) in [("10,000", "tenk"), ("1,000,000", "million")] {
+        reset_peak_rss();
+        let n = client_names(&on_emulator, name).await?;
+        println!(
+            "peak RSS streaming {label:>9} names through Client::sub_names: {:6.1} MiB ({n} names)",
+            peak_rss_mib()
+        );
+    }
+    drop(child.stdin.take());
+    let _ = child.wait();
+    Ok(())
+}
