@@ -28,8 +28,14 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// The venv's python, with the SDK installed (once per target directory).
+/// The venv's python, with the SDK installed: made once per target directory, and by one
+/// test at a time (the tests of this file run in parallel threads of one process).
 fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-sdk-venv");
     let python = venv.join("bin").join("python");
     let ready = python.is_file()
@@ -38,7 +44,10 @@ fn python() -> PathBuf {
             .output()
             .is_ok_and(|o| o.status.success());
     if !ready {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        // --clear: a venv half-made by an interrupted run is started over.
+        run(Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv));
         run(Command::new(&python).args([
             "-m",
             "pip",
