@@ -33,6 +33,7 @@ pub mod generated;
 pub mod hooks;
 mod names;
 mod paging;
+mod resume;
 mod upload;
 pub mod wire;
 
@@ -40,6 +41,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_SERVER_TIMEOUT};
 pub use error::{Error, Result};
 pub use error_code::ErrorCode;
 pub use paging::SubNamePage;
+pub use resume::{UploadOptions, UploadReport};
 pub use upload::{ChunkRange, UploadSession};
 
 /// The README's Rust examples, compiled as doctests.

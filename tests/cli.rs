@@ -130,3 +130,65 @@ fn standalone_emulator_serves_other_clients() {
         "{out}"
     );
 }
+
+#[test]
+fn upload_a_file_to_a_standalone_emulator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-seed",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("banner");
+    let endpoint = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("endpoint")
+        .to_string();
+    let local = dir.path().join("pkg.zip");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&local, &data).expect("write");
+    let local = local.to_string_lossy().to_string();
+    let (code, out, err) = sfrest(&[
+        "--endpoint",
+        &endpoint,
+        "upload",
+        &local,
+        "--path",
+        "Store\\App\\pkg.zip",
+        "--chunk-size",
+        "65536",
+    ]);
+    let stored = std::fs::read(dir.path().join("data/store/Store/App/pkg.zip"));
+    let (code2, _, err2) = sfrest(&[
+        "--endpoint",
+        &endpoint,
+        "upload",
+        "/no/such/file",
+        "--path",
+        "x",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("uploaded 300000 of 300000 bytes in 5 chunks"),
+        "{out}"
+    );
+    assert_eq!(stored.expect("committed file"), data);
+    assert_ne!(code2, 0);
+    assert!(
+        err2.contains("resume with: sfrest upload /no/such/file") && err2.contains("/no/such/file"),
+        "{err2}"
+    );
+}

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 use futures::TryStreamExt;
-use servicefabric_rest::{Client, Error, emulator::Emulator};
+use servicefabric_rest::{Client, Error, UploadOptions, emulator::Emulator};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -38,6 +38,8 @@ enum Command {
     },
     /// Show image-store upload sessions and the byte ranges they still miss.
     UploadSession(SessionArgs),
+    /// Upload a local file to the image store in chunks and commit it; resumable.
+    Upload(UploadArgs),
     /// Run the gateway emulator in the foreground (for curl, sfctl, the Python SDK).
     Emulator(EmulatorArgs),
     /// Walk through the three operations against the seeded emulator, paging included.
@@ -78,6 +80,21 @@ struct SessionTarget {
     /// The image-store relative path (e.g. SwaggerTest\Common.dll).
     #[arg(long)]
     path: Option<String>,
+}
+
+#[derive(Args)]
+struct UploadArgs {
+    /// The local file.
+    file: PathBuf,
+    /// Image-store relative path to upload to (e.g. Store\\MyApp\\Code.zip).
+    #[arg(long)]
+    path: String,
+    /// Resume this session (printed by an earlier, interrupted upload).
+    #[arg(long)]
+    session_id: Option<Uuid>,
+    /// Largest chunk in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    chunk_size: u64,
 }
 
 #[derive(Args)]
@@ -208,6 +225,33 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 println!("no upload session");
             } else {
                 print!("{}", table::sessions_table(&sessions));
+            }
+        }
+        Command::Upload(args) => {
+            let options = UploadOptions {
+                session_id: Some(args.session_id.unwrap_or_else(Uuid::new_v4)),
+                chunk_size: args.chunk_size,
+                ..UploadOptions::default()
+            };
+            let id = options.session_id.unwrap_or_default();
+            match client.upload_file(&args.file, &args.path, &options).await {
+                Ok(report) => println!(
+                    "uploaded {} of {} bytes in {} chunks to {} (session {}, {} retries); committed",
+                    report.bytes_sent,
+                    report.file_size,
+                    report.chunks_sent,
+                    args.path,
+                    report.session_id,
+                    report.retries
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "sfrest: resume with: sfrest upload {} --path '{}' --session-id {id}",
+                        args.file.display(),
+                        args.path
+                    );
+                    return Err(e);
+                }
             }
         }
         Command::Emulator(_) | Command::Tour => {}
