@@ -72,9 +72,7 @@ fn run() -> Result<(), String> {
             "::std::string::String",
             [TypeImpl::Display].into_iter(),
         );
-    let tokens = Generator::new(&settings)
-        .generate_tokens(&spec)
-        .map_err(|e| format!("progenitor rejected it: {e}"))?;
+    let tokens = generate(&settings, &spec)?;
     let tokens = route_encoders(tokens, &keep_slash);
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced unparsable code: {e}"))?;
@@ -87,6 +85,36 @@ fn run() -> Result<(), String> {
         Path::new(&out).join("error_codes.rs"),
         &render_error_codes(&codes),
     )
+}
+
+/// Runs progenitor, turning its panics (it asserts on some response shapes, e.g. a 200 plus a
+/// `default` with another schema) into the same plain message as its errors.
+fn generate(
+    settings: &GenerationSettings,
+    spec: &openapiv3::OpenAPI,
+) -> Result<proc_macro2::TokenStream, String> {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Generator::new(settings).generate_tokens(spec)
+    }));
+    std::panic::set_hook(quiet);
+    match outcome {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(e)) => Err(format!("progenitor rejected it: {e}")),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "no message".into());
+            Err(format!(
+                "progenitor cannot generate it ({what}); see the response shapes it accepts in \
+                 the README (all error responses of an operation share one schema, no `default` \
+                 beside a 200 with another schema)"
+            ))
+        }
+    }
 }
 
 fn write(path: impl AsRef<Path>, text: &str) -> Result<(), String> {

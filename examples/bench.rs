@@ -1,5 +1,6 @@
 //! Throughput of the typed client against a raw reqwest + serde_json loop sending the same
-//! requests, in one run, on loopback; and peak memory of streaming names.
+//! requests, in one run, on loopback; and peak memory of streaming names. Both sides send
+//! the same request bytes (same target, same Accept header) and use a per-request timeout.
 //!
 //! ```sh
 //! cargo run --release --features emulator --example bench
@@ -7,8 +8,9 @@
 //!
 //! The servers run in a child process (this binary with `serve`), so the peak RSS printed is
 //! the client's alone: a fixed-answer server (precomputed bodies, so the client dominates the
-//! cost) and the emulator holding 1,000,000 names. Rounds alternate client and raw, and each
-//! figure is the best of its rounds, as the machines here are noisy.
+//! cost) and the emulator holding 1,000,000 names. The machines here are noisy: rounds pair a
+//! client run with a raw run back to back (alternating which goes first), the ratio is the
+//! median of the paired ratios, and CPU time per call or name is reported too.
 
 use std::{
     io::{BufRead, BufReader},
@@ -29,7 +31,7 @@ use uuid::Uuid;
 const CALLS: usize = 10_000;
 const PAGES: usize = 1_000;
 const PAGE_NAMES: usize = 1_000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 7;
 const SESSION: &str = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b";
 const SESSION_BODY: &str = r#"{"UploadSessions":[{"StoreRelativePath":"SwaggerTest\\Common.dll","SessionId":"4a2340e8-d8d8-497c-95fe-cdaa1052f33b","FileSize":"2097152","ModifiedDate":"2017-09-28T17:06:37.26Z","ExpectedRanges":[{"StartPosition":"0","EndPosition":"402128"},{"StartPosition":"730105","EndPosition":"2097151"}]}]}"#;
 
@@ -41,6 +43,7 @@ fn main() -> Result<()> {
         .build()?;
     match std::env::args().nth(1).as_deref() {
         Some("serve") => runtime.block_on(serve()),
+        Some("profile") => runtime.block_on(profile()),
         _ => runtime.block_on(bench()),
     }
 }
@@ -149,13 +152,20 @@ struct RawPage {
     SubNames: Vec<String>,
 }
 
+/// What the client sends too: the Accept header, and its default HTTP timeout (server 60 s + 10 s).
+fn raw_get(http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+    http.get(url)
+        .header("accept", "application/json")
+        .timeout(Duration::from_secs(70))
+}
+
 async fn raw_sessions(http: &reqwest::Client, base: &str) -> Result<usize> {
     let url = format!(
         "{base}/ImageStore/$/GetUploadSession?api-version=6.0&session-id={SESSION}&timeout=60"
     );
     let mut n = 0;
     for _ in 0..CALLS {
-        let body = http.get(&url).send().await?.bytes().await?;
+        let body = raw_get(http, &url).send().await?.bytes().await?;
         n += serde_json::from_slice::<RawSessions>(&body)?
             .UploadSessions
             .len();
@@ -182,9 +192,12 @@ async fn raw_names(http: &reqwest::Client, base: &str, name: &str) -> Result<usi
             url.push_str(&token);
         }
         url.push_str("&timeout=60");
-        let body = http.get(&url).send().await?.bytes().await?;
+        let body = raw_get(http, &url).send().await?.bytes().await?;
         let page: RawPage = serde_json::from_slice(&body)?;
-        n += page.SubNames.len();
+        // Consume each name, as a consumer of the client's stream does.
+        for name in &page.SubNames {
+            n += usize::from(!name.is_empty());
+        }
         if page.ContinuationToken.is_empty() {
             return Ok(n);
         }
@@ -215,28 +228,64 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-async fn best<F, Fut>(mut f: F) -> Result<Duration>
+/// Process CPU time (user + system, all threads) in seconds, from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime; USER_HZ is 100 on Linux
+}
+
+/// One timed run: (wall seconds, CPU seconds).
+async fn timed<F, Fut>(f: &mut F) -> Result<(f64, f64)>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<usize>>,
 {
-    let started = Instant::now();
+    let (wall, cpu) = (Instant::now(), cpu_seconds());
     f().await?;
-    Ok(started.elapsed())
+    Ok((wall.elapsed().as_secs_f64(), cpu_seconds() - cpu))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 struct Pair {
-    client: Duration,
-    raw: Duration,
+    client: Vec<(f64, f64)>,
+    raw: Vec<(f64, f64)>,
 }
 
 impl Pair {
     fn report(&self, what: &str, units: f64, unit: &str) {
-        let client = units / self.client.as_secs_f64();
-        let raw = units / self.raw.as_secs_f64();
+        let rate = |runs: &[(f64, f64)]| median(runs.iter().map(|(w, _)| units / w).collect());
+        let cpu = |runs: &[(f64, f64)]| {
+            runs.iter().map(|(_, c)| c).sum::<f64>() / (units * runs.len() as f64) * 1e6
+        };
+        // Each round's client and raw runs are adjacent in time: their ratio cancels drift.
+        let paired = median(
+            self.client
+                .iter()
+                .zip(&self.raw)
+                .map(|(c, r)| r.0 / c.0)
+                .collect(),
+        );
         println!(
-            "{what:<44} client {client:>10.0} {unit}/s   raw {raw:>10.0} {unit}/s   ratio {:.3}",
-            client / raw
+            "{what:<42} client {:>9.0} {unit}/s  raw {:>9.0} {unit}/s  ratio {paired:.3}  cpu/{unit}: client {:.2} us, raw {:.2} us",
+            rate(&self.client),
+            rate(&self.raw),
+            cpu(&self.client),
+            cpu(&self.raw),
         );
     }
 }
@@ -249,23 +298,42 @@ where
     RF: std::future::Future<Output = Result<usize>>,
 {
     let mut pair = Pair {
-        client: Duration::MAX,
-        raw: Duration::MAX,
+        client: Vec::new(),
+        raw: Vec::new(),
     };
     for round in 0..ROUNDS {
         // Alternate who goes first, so drift in machine load falls on both.
         if round % 2 == 0 {
-            pair.client = pair.client.min(best(&mut client).await?);
-            pair.raw = pair.raw.min(best(&mut raw).await?);
+            pair.client.push(timed(&mut client).await?);
+            pair.raw.push(timed(&mut raw).await?);
         } else {
-            pair.raw = pair.raw.min(best(&mut raw).await?);
-            pair.client = pair.client.min(best(&mut client).await?);
+            pair.raw.push(timed(&mut raw).await?);
+            pair.client.push(timed(&mut client).await?);
         }
     }
     Ok(pair)
 }
 
-async fn bench() -> Result<()> {
+/// Only the client's by-id loop, for `perf record` (`bench profile`).
+/// With `BENCH_ENDPOINT` (a running `bench serve`'s first endpoint), only this process is
+/// profiled; `raw` as second argument profiles the raw loop instead.
+async fn profile() -> Result<()> {
+    let fixed = std::env::var("BENCH_ENDPOINT")?;
+    let client = Client::new(&fixed)?;
+    let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+    let raw = std::env::args().nth(2).as_deref() == Some("raw");
+    for _ in 0..3 {
+        if raw {
+            raw_sessions(&http, &fixed).await?;
+        } else {
+            client_sessions(&client).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts the child process with the servers; returns it and their endpoints.
+fn servers() -> Result<(std::process::Child, String, String)> {
     let mut child = Command::new(std::env::current_exe()?)
         .arg("serve")
         .stdin(Stdio::piped())
@@ -278,7 +346,11 @@ async fn bench() -> Result<()> {
         endpoints.next().ok_or("no endpoint")?.to_string(),
         endpoints.next().ok_or("no endpoint")?.to_string(),
     );
+    Ok((child, fixed, emulator))
+}
 
+async fn bench() -> Result<()> {
+    let (mut child, fixed, emulator) = servers()?;
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let on_fixed = Client::new(&fixed)?;
     let on_emulator = Client::new(&emulator)?;
@@ -286,7 +358,9 @@ async fn bench() -> Result<()> {
     raw_sessions(&http, &fixed).await?;
     client_sessions(&on_fixed).await?;
 
-    println!("rounds: {ROUNDS} (best of each); one reused connection each\n");
+    println!(
+        "{ROUNDS} paired rounds; rates are medians, ratio = median of per-round client/raw rate; one reused connection each\n"
+    );
     compare(
         || client_sessions(&on_fixed),
         || raw_sessions(&http, &fixed),

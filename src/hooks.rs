@@ -13,6 +13,10 @@ use reqwest::StatusCode;
 
 use crate::generated::Client as RawClient;
 
+/// progenitor adds `api-version: <spec version>` to every request; no official client sends it.
+static API_VERSION_HEADER: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("api-version");
+
 /// Failure bodies longer than this are cut: enough for any `FabricError` and a snippet.
 const MAX_FAILURE_BODY: usize = 64 * 1024;
 
@@ -52,7 +56,7 @@ impl ClientHooks<CallState> for RawClient {
         info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         crate::wire::rewrite_query(request.url_mut(), info.operation_id);
-        request.headers_mut().remove("api-version");
+        request.headers_mut().remove(&API_VERSION_HEADER);
         *request.timeout_mut() = Some(self.inner().http_timeout);
         Ok(())
     }

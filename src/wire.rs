@@ -58,13 +58,27 @@ pub(crate) fn rewrite_query(url: &mut Url, operation_id: &str) {
     else {
         return;
     };
-    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let rank = |name: &str| {
         order
             .iter()
             .position(|(n, _)| *n == name)
             .unwrap_or(order.len())
     };
+    let verbatim = |name: &str| order.iter().any(|(n, raw)| *raw && *n == name);
+    // Fast path, no decoding or allocation: the names are in spec order and none is to be
+    // written verbatim (the table's names are plain ASCII, so raw names compare as decoded).
+    let mut last = 0;
+    let in_order = url.query().unwrap_or_default().split('&').all(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        let r = rank(name);
+        let ok = r >= last && !verbatim(name);
+        last = r;
+        ok
+    });
+    if in_order {
+        return;
+    }
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     pairs.sort_by_key(|(name, _)| rank(name)); // stable: unknown ones keep their order, last
     let mut query = String::with_capacity(url.query().map_or(0, str::len));
     for (name, value) in &pairs {
@@ -73,8 +87,7 @@ pub(crate) fn rewrite_query(url: &mut Url, operation_id: &str) {
         }
         query.extend(url::form_urlencoded::byte_serialize(name.as_bytes()));
         query.push('=');
-        let verbatim = order.iter().any(|(n, raw)| *raw && n == name);
-        if verbatim {
+        if verbatim(name) {
             query.push_str(value);
         } else {
             query.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
