@@ -36,16 +36,17 @@ impl Failure {
         }
     }
 
+    /// The message of codes that have no fixed text, as the gateway writes it.
+    pub fn null(status: u16, code: &'static str) -> Self {
+        Self::new(status, code, "Null")
+    }
+
     pub fn invalid_arg() -> Self {
         Self::new(400, "E_INVALIDARG", "Invalid argument")
     }
 
     fn bad_session_id() -> Self {
-        Self::new(
-            400,
-            "FABRIC_E_INVALID_UPLOAD_SESSION_ID",
-            "Invalid upload session ID.",
-        )
+        Self::new(400, "FABRIC_E_INVALID_UPLOAD_SESSION_ID", "Null")
     }
 
     fn response(&self) -> Response<Full<Bytes>> {
@@ -246,7 +247,7 @@ async fn serve(
             let body = Limited::new(request.into_body(), MAX_JSON_BODY)
                 .collect()
                 .await
-                .map_err(|_| Failure::new(413, "FABRIC_E_VALUE_TOO_LARGE", "Value too large."))?
+                .map_err(|_| Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"))?
                 .to_bytes();
             let description: NameDescription =
                 serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
@@ -297,13 +298,9 @@ async fn upload_chunk(
     let plan = uploads.plan_chunk(path, id, range.as_deref())?;
     let expected = plan.end - plan.start + 1; // the plan has start <= end < size
     if expected > state.config.max_chunk_bytes {
-        return Err(Failure::new(
-            413,
-            "FABRIC_E_VALUE_TOO_LARGE",
-            "Value too large.",
-        ));
+        return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
     }
-    let io_failure = |_| Failure::new(500, "E_FAIL", "Null");
+    let io_failure = |_| Failure::null(500, "E_FAIL");
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
         .write(true)

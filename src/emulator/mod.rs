@@ -61,7 +61,7 @@ pub(crate) struct State {
 }
 
 fn poisoned<T>(_: T) -> Failure {
-    Failure::new(500, "E_FAIL", "Null")
+    Failure::null(500, "E_FAIL")
 }
 
 impl State {

@@ -42,7 +42,7 @@ pub(crate) struct PageLimits {
 
 /// Checks a full name as Naming does.
 pub(crate) fn validate(name: &str) -> Result<(), Failure> {
-    let bad = || Failure::new(400, "FABRIC_E_INVALID_NAME_URI", "Invalid name URI.");
+    let bad = || Failure::null(400, "FABRIC_E_INVALID_NAME_URI");
     let rest = name.strip_prefix(ROOT).ok_or_else(bad)?;
     if rest.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
@@ -90,11 +90,7 @@ impl Names {
     pub fn create(&mut self, name: &str) -> Result<(), Failure> {
         validate(name)?;
         if self.exists(name) {
-            return Err(Failure::new(
-                409,
-                "FABRIC_E_NAME_ALREADY_EXISTS",
-                "Name already exists.",
-            ));
+            return Err(Failure::null(409, "FABRIC_E_NAME_ALREADY_EXISTS"));
         }
         let mut missing = vec![name.to_string()];
         let mut cursor = name;
@@ -122,11 +118,7 @@ impl Names {
             return Err(not_found());
         }
         if self.descendants(name, None).next().is_some() {
-            return Err(Failure::new(
-                409,
-                "FABRIC_E_NAME_NOT_EMPTY",
-                "Name not empty.",
-            ));
+            return Err(Failure::null(409, "FABRIC_E_NAME_NOT_EMPTY"));
         }
         self.entries.remove(name);
         if let Some(p) = parent(name) {
@@ -219,11 +211,7 @@ fn escape_token(name: &str) -> String {
 /// `<last name>$<version>`, unescaped once; the name must lie under `parent`.
 fn parse_token(parent: &str, raw: &str) -> Result<(String, u64), Failure> {
     if raw.chars().count() > MAX_TOKEN_CHARS {
-        return Err(Failure::new(
-            413,
-            "FABRIC_E_VALUE_TOO_LARGE",
-            "Value too large.",
-        ));
+        return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
     }
     let invalid = || Failure::invalid_arg();
     let token = percent_encoding::percent_decode_str(raw)

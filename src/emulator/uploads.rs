@@ -53,11 +53,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 fn range_error() -> Failure {
-    Failure::new(
-        400,
-        "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE",
-        "The upload session range is not satisfiable.",
-    )
+    Failure::null(400, "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE")
 }
 
 /// `bytes {first}-{last}/{length}`.
@@ -200,11 +196,7 @@ impl Uploads {
         }
         let new = match self.sessions.get(&id) {
             Some(meta) if meta.path != path => {
-                return Err(Failure::new(
-                    409,
-                    "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT",
-                    "The upload session ID is already in use for another path.",
-                ));
+                return Err(Failure::null(409, "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT"));
             }
             Some(meta) if meta.size != size => return Err(range_error()),
             Some(meta) => {
@@ -283,7 +275,7 @@ impl Uploads {
         }
         let mut target = self.store_dir();
         target.extend(store_segments(&meta.path)?);
-        let io_failure = |_| Failure::new(500, "E_FAIL", "Null");
+        let io_failure = |_| Failure::null(500, "E_FAIL");
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir).map_err(io_failure)?;
         }
