@@ -19,6 +19,27 @@ fn sfrest(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `sfrest emulator` on a free port with `extra` arguments; returns it and its endpoint (read
+/// from the banner on stderr).
+fn standalone_emulator(extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("banner");
+    let endpoint = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("endpoint in banner")
+        .to_string();
+    (child, endpoint)
+}
+
 #[test]
 fn names_ls_json_against_the_embedded_emulator() {
     let (code, out, err) = sfrest(&["names", "ls", "fabric:/samples", "--recursive", "--json"]);
@@ -106,20 +127,7 @@ fn tour_walks_the_seed_operations() {
 
 #[test]
 fn standalone_emulator_serves_other_clients() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
-        .args(["emulator", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("banner");
-    let endpoint = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("endpoint in banner")
-        .to_string();
+    let (mut child, endpoint) = standalone_emulator(&[]);
     let (code, out, err) = sfrest(&["--endpoint", &endpoint, "names", "ls", "samples/apps"]);
     let _ = child.kill();
     let _ = child.wait();
@@ -134,27 +142,9 @@ fn standalone_emulator_serves_other_clients() {
 #[test]
 fn upload_a_file_to_a_standalone_emulator() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
-        .args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-seed",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("banner");
-    let endpoint = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("endpoint")
-        .to_string();
+    let data = dir.path().join("data");
+    let (mut child, endpoint) =
+        standalone_emulator(&["--no-seed", "--data-dir", &data.to_string_lossy()]);
     let local = dir.path().join("pkg.zip");
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
     std::fs::write(&local, &data).expect("write");

@@ -4,21 +4,11 @@ mod support;
 
 use futures::TryStreamExt;
 use servicefabric_rest::{Client, Error};
-use support::{reply, serve};
+use support::serve;
 use uuid::Uuid;
 
-const EMPTY_SESSIONS: &str = r#"{"UploadSessions":[]}"#;
-const EMPTY_PAGE: &str = r#"{"ContinuationToken":"","IsConsistent":true,"SubNames":[]}"#;
-
 async fn stub() -> support::Stub {
-    serve(|target| {
-        if target.contains("GetSubNames") {
-            reply(200, "OK", EMPTY_PAGE)
-        } else {
-            reply(200, "OK", EMPTY_SESSIONS)
-        }
-    })
-    .await
+    serve(support::empty_answer).await
 }
 
 async fn by_path(path: &str) -> String {

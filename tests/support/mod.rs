@@ -46,6 +46,19 @@ pub fn reply_typed(status: u16, reason: &str, content_type: &str, body: &str) ->
     }
 }
 
+/// A valid, empty answer to any of the three seed operations.
+pub fn empty_answer(target: &str) -> Reply {
+    if target.contains("GetSubNames") {
+        reply(
+            200,
+            "OK",
+            r#"{"ContinuationToken":"","IsConsistent":true,"SubNames":[]}"#,
+        )
+    } else {
+        reply(200, "OK", r#"{"UploadSessions":[]}"#)
+    }
+}
+
 pub type Responder = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 
 pub struct Stub {

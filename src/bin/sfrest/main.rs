@@ -8,7 +8,10 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 use futures::TryStreamExt;
-use servicefabric_rest::{Client, Error, UploadOptions, emulator::Emulator};
+use servicefabric_rest::{
+    Client, Error, UploadOptions,
+    emulator::{Emulator, EmulatorBuilder},
+};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -150,20 +153,23 @@ fn report(e: &Error) {
     }
 }
 
-/// The client for `--endpoint`, or for an embedded seeded emulator (kept alive by the guard).
-async fn connect(cli: &Cli) -> Result<(Client, Option<Emulator>), Error> {
+/// The client for `--endpoint`, or for an embedded emulator started from `embedded` (kept
+/// alive by the returned handle); says so on stderr.
+pub(crate) async fn connect(
+    cli: &Cli,
+    embedded: EmulatorBuilder,
+    note: &str,
+) -> Result<(Client, Option<Emulator>), Error> {
     let (endpoint, emulator) = match &cli.endpoint {
         Some(endpoint) => (endpoint.clone(), None),
         None => {
-            let emulator = Emulator::start_seeded()
-                .await
-                .map_err(|e| Error::InvalidInput {
-                    what: "embedded emulator",
-                    value: e.to_string(),
-                    expected: "a free loopback port and a writable temporary directory".into(),
-                })?;
+            let emulator = embedded.start().await.map_err(|e| Error::InvalidInput {
+                what: "embedded emulator",
+                value: e.to_string(),
+                expected: "a free loopback port and a writable temporary directory".into(),
+            })?;
             eprintln!(
-                "sfrest: no --endpoint or SF_ENDPOINT given; using an embedded emulator with the seeded state at {}",
+                "sfrest: no --endpoint or SF_ENDPOINT given; using an embedded emulator with the seeded state at {}{note}",
                 emulator.endpoint()
             );
             (emulator.endpoint().to_string(), Some(emulator))
@@ -181,7 +187,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Tour => return tour::run(&cli).await,
         _ => {}
     }
-    let (client, _emulator) = connect(&cli).await?;
+    let (client, _emulator) = connect(&cli, Emulator::builder().seeded(true), "").await?;
     match cli.command {
         Command::Names {
             command:

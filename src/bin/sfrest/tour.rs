@@ -3,7 +3,7 @@
 //! by path, then one interrupted upload resumed from its missing ranges and committed.
 
 use futures::TryStreamExt;
-use servicefabric_rest::{ChunkRange, Client, Error, emulator::Emulator};
+use servicefabric_rest::{ChunkRange, Error, emulator::Emulator};
 use uuid::Uuid;
 
 use crate::{Cli, table};
@@ -11,31 +11,9 @@ use crate::{Cli, table};
 const SEED_SESSION: &str = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b";
 
 pub async fn run(cli: &Cli) -> Result<(), Error> {
-    let emulator_failed = |e: std::io::Error| Error::InvalidInput {
-        what: "embedded emulator",
-        value: e.to_string(),
-        expected: "a free loopback port and a writable temporary directory".into(),
-    };
-    let (endpoint, _emulator) = match &cli.endpoint {
-        Some(endpoint) => (endpoint.clone(), None),
-        None => {
-            // Three names a page, so that paging shows on the small seeded tree.
-            let emulator = Emulator::builder()
-                .seeded(true)
-                .page_max_names(3)
-                .start()
-                .await
-                .map_err(emulator_failed)?;
-            eprintln!(
-                "sfrest: no --endpoint or SF_ENDPOINT given; touring an embedded emulator with the seeded state at {} (3 names a page)",
-                emulator.endpoint()
-            );
-            (emulator.endpoint().to_string(), Some(emulator))
-        }
-    };
-    let client = Client::builder(&endpoint)
-        .server_timeout(cli.timeout)
-        .build()?;
+    // Three names a page, so that paging shows on the small seeded tree.
+    let embedded = Emulator::builder().seeded(true).page_max_names(3);
+    let (client, _emulator) = crate::connect(cli, embedded, " (3 names a page)").await?;
 
     println!("== 1. Get sub names: GET /Names/samples/$/GetSubNames");
     let direct: Vec<String> = client
