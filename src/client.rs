@@ -102,6 +102,13 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::invalid("endpoint", endpoint, expected));
     }
+    if url.scheme() == "https" && !cfg!(feature = "tls") {
+        return Err(Error::invalid(
+            "endpoint",
+            endpoint,
+            "an http:// URL (https needs this crate's `tls` feature)",
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid(
             "endpoint",

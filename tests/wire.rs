@@ -187,6 +187,13 @@ async fn bad_endpoints_are_refused_with_the_value() {
     }
 }
 
+#[cfg(not(feature = "tls"))]
+#[test]
+fn https_without_the_tls_feature_is_refused_up_front() {
+    let err = Client::new("https://cluster.example:19080").expect_err("no TLS stack");
+    assert!(err.to_string().contains("`tls` feature"), "{err}");
+}
+
 #[tokio::test]
 async fn no_extra_api_version_header_and_one_connection_reused() {
     let server = stub().await;
