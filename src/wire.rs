@@ -194,6 +194,26 @@ mod tests {
         assert!(name_id(&"a".repeat(504)).is_ok());
     }
 
+    proptest::proptest! {
+        /// What the checks accept encodes into a path the URL parser keeps as it is: no raw
+        /// `#`, `?`, `\` or space, and no empty or dot segment that it would rewrite.
+        #[test]
+        fn accepted_input_encodes_safely(input in "\\PC{0,60}") {
+            if let Ok(id) = name_id(&input) {
+                let encoded = encode_path_keep_slash(id);
+                proptest::prop_assert!(!encoded.contains(['#', '?', '\\', ' ']));
+                proptest::prop_assert!(encoded.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+                let url = format!("http://h/Names/{encoded}/$/GetSubNames");
+                let parsed = reqwest::Url::parse(&url).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                proptest::prop_assert_eq!(parsed.path(), &url["http://h".len()..]);
+            }
+            if let Ok(path) = content_path(&input) {
+                let encoded = encode_path_segment(path);
+                proptest::prop_assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
+            }
+        }
+    }
+
     #[test]
     fn content_paths_are_checked() {
         for bad in ["", ".", "..", "a\\..\\b", "a\nb"] {

@@ -445,6 +445,19 @@ mod tests {
         assert_eq!(format_date(1_506_618_397_000), "2017-09-28T17:06:37Z");
     }
 
+    proptest::proptest! {
+        /// Routing and query parsing take any request target without panicking.
+        #[test]
+        fn any_target_is_routed_or_refused(path in "\\PC{0,80}", query in "\\PC{0,80}") {
+            for method in [Method::GET, Method::PUT, Method::POST, Method::DELETE] {
+                let _ = route(&method, &path);
+            }
+            let q = Query::parse(&query);
+            let _ = check_api_version(&q, (9, 1));
+            let _ = session_id(&q);
+        }
+    }
+
     #[test]
     fn json_escapes_slashes() {
         assert_eq!(gateway_json(&"fabric:/a/b"), b"\"fabric:\\/a\\/b\"");

@@ -316,6 +316,19 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any token, name or parent is answered with a page or a gateway error, never a panic.
+        #[test]
+        fn any_token_or_name_is_answered(token in "\\PC{0,64}", name in "\\PC{0,40}") {
+            let mut t = tree(&["fabric:/p/a", "fabric:/p/b"]);
+            let limits = PageLimits { bytes: 100, max_names: Some(1) };
+            let _ = t.page("fabric:/p", true, Some(&token), limits);
+            let _ = t.page(&format!("fabric:/{name}"), false, None, limits);
+            let _ = t.create(&format!("fabric:/{name}"));
+            let _ = t.delete(&format!("fabric:/{name}"));
+        }
+    }
+
     #[test]
     fn pages_are_cut_by_bytes() {
         let names: Vec<String> = (0..100).map(|i| format!("fabric:/big/{i:03}")).collect();
