@@ -655,3 +655,116 @@ async fn hostile_requests_get_answers_and_the_server_keeps_serving() {
     // Still serving.
     assert!(client.name_exists("samples").await.expect("alive"));
 }
+
+#[tokio::test]
+async fn a_slow_chunk_does_not_block_others_and_an_abandoned_one_frees_its_range() {
+    let e = Emulator::start().await.expect("emulator");
+    let client = Client::new(e.endpoint()).expect("client");
+    let id = Uuid::new_v4();
+    let url = format!(
+        "{}/ImageStore/slow.bin/$/UploadChunk?api-version=6.0&session-id={id}",
+        e.endpoint()
+    );
+    // 1,000 bytes sent as 10 pieces, 100 ms apart.
+    let slow_body = || {
+        reqwest::Body::wrap_stream(futures::stream::unfold(0u8, |i| async move {
+            if i == 10 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((Ok::<_, std::io::Error>(vec![i; 100]), i + 1))
+        }))
+    };
+    let http = reqwest::Client::new();
+    let slow = tokio::spawn({
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.put(&url)
+                .header("Content-Range", "bytes 0-999/2000")
+                .body(slow_body())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Meanwhile: other calls answer at once, and the reserved range cannot be sent twice.
+    let started = std::time::Instant::now();
+    assert!(
+        client
+            .upload_sessions_by_id(Uuid::new_v4())
+            .await
+            .expect("by id")
+            .is_empty()
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "not blocked by the slow chunk: {:?}",
+        started.elapsed()
+    );
+    let err = client
+        .upload_chunk(
+            "slow.bin",
+            id,
+            ChunkRange {
+                start: 500,
+                end: 1_499,
+            },
+            2_000,
+            vec![0u8; 1_000],
+        )
+        .await
+        .expect_err("overlaps the chunk in flight");
+    assert_eq!(
+        err.code(),
+        Some(&ErrorCode::UploadSessionRangeNotSatisfiable)
+    );
+    client
+        .upload_chunk(
+            "slow.bin",
+            id,
+            ChunkRange {
+                start: 1_000,
+                end: 1_999,
+            },
+            2_000,
+            vec![9u8; 1_000],
+        )
+        .await
+        .expect("the other half goes in parallel");
+    assert_eq!(slow.await.expect("join").expect("slow chunk"), 200);
+    let session = &client.upload_sessions_by_id(id).await.expect("session")[0];
+    assert!(session.is_complete(), "{session:?}");
+
+    // A client that gives up mid-body leaves the range free for a retry.
+    let other = Uuid::new_v4();
+    let url = format!(
+        "{}/ImageStore/cut.bin/$/UploadChunk?api-version=6.0&session-id={other}",
+        e.endpoint()
+    );
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(250),
+        http.put(&url)
+            .header("Content-Range", "bytes 0-999/1000")
+            .body(slow_body())
+            .send(),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the client gave up");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client
+        .upload_chunk(
+            "cut.bin",
+            other,
+            ChunkRange { start: 0, end: 999 },
+            1_000,
+            vec![1u8; 1_000],
+        )
+        .await
+        .expect("range free again");
+    client.commit_upload_session(other).await.expect("commit");
+    assert_eq!(
+        std::fs::read(e.data_dir().join("store/cut.bin")).expect("stored"),
+        vec![1u8; 1_000]
+    );
+}

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     State,
     names::{Page, PageLimits},
-    uploads::Meta,
+    uploads::{ChunkPlan, Meta},
 };
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -220,22 +220,22 @@ async fn serve(
     match route {
         Route::SessionById => {
             let id = session_id(&query)?;
-            let found = state.uploads.lock().await.by_id(id);
+            let found = state.uploads()?.by_id(id);
             Ok(sessions_response(&found))
         }
         Route::SessionByPath(path) => {
-            let found = state.uploads.lock().await.by_path(&path);
+            let found = state.uploads()?.by_path(&path);
             Ok(sessions_response(&found))
         }
         Route::UploadChunk(path) => upload_chunk(state, request, &path, &query).await,
         Route::Commit => {
             let id = session_id(&query)?;
-            state.uploads.lock().await.commit(id)?;
+            state.uploads()?.commit(id)?;
             Ok(respond(200, Vec::new()))
         }
         Route::DeleteSession => {
             let id = session_id(&query)?;
-            state.uploads.lock().await.delete(id);
+            state.uploads()?.delete(id);
             Ok(respond(200, Vec::new()))
         }
         Route::CreateName => {
@@ -294,8 +294,13 @@ async fn upload_chunk(
         .get(hyper::header::CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut uploads = state.uploads.lock().await;
-    let plan = uploads.plan_chunk(path, id, range.as_deref())?;
+    // Reserve the range under the lock, stream without it, record it under the lock again.
+    let plan = state.uploads()?.plan_chunk(path, id, range.as_deref())?;
+    let mut reservation = Reservation {
+        state,
+        plan: Some(plan),
+    };
+    let plan = reservation.plan.as_ref().ok_or_else(Failure::invalid_arg)?;
     let expected = plan.end - plan.start + 1; // the plan has start <= end < size
     if expected > state.config.max_chunk_bytes {
         return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
@@ -328,8 +333,24 @@ async fn upload_chunk(
         return Err(Failure::invalid_arg());
     }
     file.sync_data().await.map_err(io_failure)?;
-    uploads.finish_chunk(plan).map_err(io_failure)?;
+    let plan = reservation.plan.take().ok_or_else(Failure::invalid_arg)?;
+    state.uploads()?.finish_chunk(plan).map_err(io_failure)?;
     Ok(respond(200, Vec::new()))
+}
+
+/// A reserved chunk range; released if the request ends before the chunk is recorded (a
+/// refusal, an I/O error, or a client that disconnects mid-body).
+struct Reservation<'a> {
+    state: &'a State,
+    plan: Option<ChunkPlan>,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let (Some(plan), Ok(mut uploads)) = (self.plan.take(), self.state.uploads()) {
+            uploads.release(&plan);
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -57,7 +57,8 @@ pub(crate) struct State {
     config: Settings,
     names: Mutex<Names>,
     names_log: Mutex<BufWriter<fs::File>>,
-    uploads: tokio::sync::Mutex<Uploads>,
+    /// Held only for bookkeeping, never while a chunk body streams in.
+    uploads: Mutex<Uploads>,
 }
 
 fn poisoned<T>(_: T) -> Failure {
@@ -67,6 +68,10 @@ fn poisoned<T>(_: T) -> Failure {
 impl State {
     fn names(&self) -> Result<MutexGuard<'_, Names>, Failure> {
         self.names.lock().map_err(poisoned)
+    }
+
+    fn uploads(&self) -> Result<MutexGuard<'_, Uploads>, Failure> {
+        self.uploads.lock().map_err(poisoned)
     }
 
     /// Appends to `names.log` (`+name` / `-name`) so that a restart rebuilds the tree.
@@ -175,7 +180,7 @@ impl EmulatorBuilder {
             },
             names: Mutex::new(names),
             names_log: Mutex::new(BufWriter::new(log)),
-            uploads: tokio::sync::Mutex::new(uploads),
+            uploads: Mutex::new(uploads),
         });
         if self.seeded {
             seed::apply(&state).await?;

@@ -47,7 +47,7 @@ pub(crate) async fn apply(state: &State) -> io::Result<()> {
             Err(f) => return Err(io::Error::other(format!("{name}: {}", f.code))),
         }
     }
-    let mut uploads = state.uploads.lock().await;
+    let mut uploads = state.uploads().map_err(|f| io::Error::other(f.code))?;
     for (id, modified_ms, missing) in SESSIONS {
         let id: Uuid = id.parse().map_err(io::Error::other)?;
         if uploads.by_id(id).is_empty() {

@@ -38,12 +38,22 @@ pub(crate) struct ChunkPlan {
     new: Option<Meta>,
 }
 
+/// Chunks of one session whose bytes are being written: their ranges are taken, and for a
+/// session not created yet, its path and size are those of its first chunk.
+#[derive(Debug)]
+struct InFlight {
+    path: String,
+    size: u64,
+    ranges: Vec<(u64, u64)>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Uploads {
     root: PathBuf,
     sessions: HashMap<Uuid, Meta>,
     committed: HashSet<Uuid>,
     ttl: Duration,
+    in_flight: HashMap<Uuid, InFlight>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -110,6 +120,7 @@ impl Uploads {
             sessions,
             committed,
             ttl,
+            in_flight: HashMap::new(),
         };
         uploads.expire();
         Ok(uploads)
@@ -179,7 +190,8 @@ impl Uploads {
         found
     }
 
-    /// Checks a chunk against the session it names (or creates).
+    /// Checks a chunk against the session it names (or creates), and reserves its range
+    /// until [`Uploads::finish_chunk`] or [`Uploads::release`].
     pub fn plan_chunk(
         &mut self,
         path: &str,
@@ -194,28 +206,50 @@ impl Uploads {
         if start > end || (end >= size && !zero_byte_quirk) {
             return Err(range_error());
         }
-        let new = match self.sessions.get(&id) {
-            Some(meta) if meta.path != path => {
-                return Err(Failure::null(409, "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT"));
-            }
-            Some(meta) if meta.size != size => return Err(range_error()),
-            Some(meta) => {
-                if !zero_byte_quirk && !meta.missing.iter().any(|&(s, e)| s <= start && end <= e) {
-                    return Err(range_error());
-                }
-                None
-            }
-            None => {
-                let now = now_ms();
-                Some(Meta {
-                    path,
-                    size,
-                    missing: vec![(0, size.saturating_sub(1))],
-                    modified_ms: now,
-                    touched_ms: now,
-                })
-            }
+        let conflict = || Failure::null(409, "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT");
+        let (known_path, known_size) = match (self.sessions.get(&id), self.in_flight.get(&id)) {
+            (Some(meta), _) => (Some(&meta.path), Some(meta.size)),
+            (None, Some(flight)) => (Some(&flight.path), Some(flight.size)),
+            (None, None) => (None, None),
         };
+        if known_path.is_some_and(|p| *p != path) {
+            return Err(conflict());
+        }
+        if known_size.is_some_and(|s| s != size) {
+            return Err(range_error());
+        }
+        let fits = match self.sessions.get(&id) {
+            Some(meta) => {
+                zero_byte_quirk || meta.missing.iter().any(|&(s, e)| s <= start && end <= e)
+            }
+            None => true,
+        };
+        let overlaps_in_flight = self
+            .in_flight
+            .get(&id)
+            .is_some_and(|f| f.ranges.iter().any(|&(s, e)| start <= e && s <= end));
+        if !fits || overlaps_in_flight {
+            return Err(range_error());
+        }
+        let new = (!self.sessions.contains_key(&id)).then(|| {
+            let now = now_ms();
+            Meta {
+                path: path.clone(),
+                size,
+                missing: vec![(0, size.saturating_sub(1))],
+                modified_ms: now,
+                touched_ms: now,
+            }
+        });
+        self.in_flight
+            .entry(id)
+            .or_insert_with(|| InFlight {
+                path,
+                size,
+                ranges: Vec::new(),
+            })
+            .ranges
+            .push((start, end));
         Ok(ChunkPlan {
             id,
             start,
@@ -225,8 +259,25 @@ impl Uploads {
         })
     }
 
+    /// Gives up a reserved range (the chunk was refused or its request ended early).
+    pub fn release(&mut self, plan: &ChunkPlan) {
+        if let Some(flight) = self.in_flight.get_mut(&plan.id) {
+            if let Some(i) = flight
+                .ranges
+                .iter()
+                .position(|&r| r == (plan.start, plan.end))
+            {
+                flight.ranges.swap_remove(i);
+            }
+            if flight.ranges.is_empty() {
+                self.in_flight.remove(&plan.id);
+            }
+        }
+    }
+
     /// Records a chunk whose bytes are on disk (and synced).
     pub fn finish_chunk(&mut self, plan: ChunkPlan) -> io::Result<()> {
+        self.release(&plan);
         let ChunkPlan {
             id,
             start,
@@ -235,7 +286,8 @@ impl Uploads {
             ..
         } = plan;
         if let Some(meta) = new {
-            self.sessions.insert(id, meta);
+            // A concurrent first chunk may have created the session meanwhile.
+            self.sessions.entry(id).or_insert(meta);
         }
         let Some(meta) = self.sessions.get_mut(&id) else {
             return Ok(());
@@ -379,6 +431,11 @@ mod tests {
         u.commit(id).expect("commit");
         assert!(dir.path().join("store/a/f.bin").is_file());
         u.commit(id).expect("commit again is 200");
+        assert!(
+            u.in_flight.is_empty(),
+            "every reservation released: {:?}",
+            u.in_flight
+        );
         assert_eq!(
             u.commit(Uuid::new_v4()).map_err(|f| f.code),
             Err("E_INVALIDARG")
