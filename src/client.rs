@@ -2,14 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use progenitor_client::{ClientInfo, ResponseValue};
-use reqwest::StatusCode;
-
-use crate::{
-    Error, Result,
-    generated::{self, types},
-    hooks::CallState,
-};
+use crate::{Error, Result, generated, hooks::CallState};
 
 /// The gateway's own default server timeout, in seconds.
 pub const DEFAULT_SERVER_TIMEOUT: u64 = 60;
@@ -19,6 +12,15 @@ const HTTP_TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
 const MAX_SERVER_TIMEOUT: u64 = u32::MAX as u64;
 
 /// A client for one cluster's HTTP gateway. Cheap to clone: clones share one connection pool.
+///
+/// ```no_run
+/// use servicefabric_rest::Client;
+///
+/// # async fn demo() -> servicefabric_rest::Result<()> {
+/// let client = Client::new("http://localhost:19080")?;
+/// let exists = client.name_exists("fabric:/samples").await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -27,12 +29,24 @@ pub struct Client {
 #[derive(Debug)]
 struct Shared {
     endpoint: String,
-    http: reqwest::Client,
+    /// The generated client every call goes through; it holds the connection pool.
+    raw: generated::Client,
     server_timeout: u64,
-    http_timeout: Duration,
 }
 
 /// Configures a [`Client`]; see [`Client::builder`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use servicefabric_rest::Client;
+///
+/// # fn demo() -> servicefabric_rest::Result<()> {
+/// let client = Client::builder("http://localhost:19080")
+///     .server_timeout(300)
+///     .http_timeout(Duration::from_secs(320))
+///     .build()?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ClientBuilder {
     endpoint: String,
@@ -43,25 +57,59 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Uses a caller-built `reqwest::Client` (TLS identity, proxies, pool settings). Its own
-    /// timeout is overridden per request by [`Self::http_timeout`].
+    /// timeout is overridden per request by [`Self::http_timeout`]. Use this crate's
+    /// re-exported [`reqwest`](crate::reqwest), so the versions match.
+    ///
+    /// ```no_run
+    /// use servicefabric_rest::{Client, reqwest};
+    ///
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let http = reqwest::Client::builder().pool_max_idle_per_host(4).build()?;
+    /// let client = Client::builder("http://localhost:19080").http_client(http).build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
 
     /// The `timeout` sent to the gateway, in seconds (1 ..= 4294967295; default 60).
+    /// [`Self::build`] refuses a value outside that range.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::builder("http://localhost:19080").server_timeout(120).build();
+    /// assert!(client.is_ok());
+    /// assert!(Client::builder("http://localhost:19080").server_timeout(0).build().is_err());
+    /// ```
     pub fn server_timeout(mut self, seconds: u64) -> Self {
         self.server_timeout = seconds;
         self
     }
 
-    /// How long the client waits for an answer. Default: the server timeout plus 10 seconds.
+    /// How long the client waits for an answer. Default: the server timeout plus 10 seconds,
+    /// so the server gives up first and says why.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::builder("http://localhost:19080")
+    ///     .http_timeout(Duration::from_secs(5))
+    ///     .build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = Some(timeout);
         self
     }
 
-    /// Checks the settings and builds the client.
+    /// Checks the settings and builds the client. Nothing is sent yet.
+    ///
+    /// ```
+    /// # use servicefabric_rest::{Client, Error};
+    /// let err = Client::builder("localhost:19080").build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput { what: "endpoint", .. }));
+    /// ```
     pub fn build(self) -> Result<Client> {
         let endpoint = check_endpoint(&self.endpoint)?;
         if !(1..=MAX_SERVER_TIMEOUT).contains(&self.server_timeout) {
@@ -84,12 +132,12 @@ impl ClientBuilder {
                 .build()
                 .map_err(Error::Transport)?,
         };
+        let raw = generated::Client::new_with_client(&endpoint, http, CallState::new(http_timeout));
         Ok(Client {
             shared: Arc::new(Shared {
                 endpoint,
-                http,
+                raw,
                 server_timeout: self.server_timeout,
-                http_timeout,
             }),
         })
     }
@@ -119,19 +167,27 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-/// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
-pub(crate) enum Answer<T> {
-    Body(T),
-    Empty,
-}
-
 impl Client {
     /// A client for the gateway at `endpoint` (`http://localhost:19080` style), with defaults.
+    /// Refuses an endpoint that is not an http(s) URL, naming it.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::new("http://localhost:19080")?;
+    /// assert_eq!(client.endpoint(), "http://localhost:19080");
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
     pub fn new(endpoint: &str) -> Result<Self> {
         Self::builder(endpoint).build()
     }
 
     /// Starts configuring a client for the gateway at `endpoint`.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::builder("http://localhost:19080").server_timeout(30).build()?;
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
     pub fn builder(endpoint: &str) -> ClientBuilder {
         ClientBuilder {
             endpoint: endpoint.to_string(),
@@ -142,67 +198,39 @@ impl Client {
     }
 
     /// The gateway URL, without a trailing `/`.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// assert_eq!(Client::new("http://h:19080/")?.endpoint(), "http://h:19080");
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
     pub fn endpoint(&self) -> &str {
         &self.shared.endpoint
     }
 
     /// The generated client for the same endpoint and connection pool, for the raw surface
     /// (every operation of the spec, progenitor's types and errors). It applies the same wire
-    /// rules and HTTP timeout.
+    /// rules and HTTP timeout, and fills in each operation's `api-version`. A failure answer
+    /// that is not a `FabricError` (an empty 404, a proxy's HTML) comes back as
+    /// `UnexpectedResponse`, with its status.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let page = client.raw().get_sub_name_info_list().name_id("samples").send().await?;
+    /// println!("{:?}", page.into_inner().sub_names);
+    /// # Ok(()) }
+    /// ```
     pub fn raw(&self) -> generated::Client {
-        generated::Client::new_with_client(
-            &self.shared.endpoint,
-            self.shared.http.clone(),
-            CallState::new(self.shared.http_timeout),
-        )
+        self.shared.raw.clone()
     }
 
+    /// The generated client, borrowed: what the typed methods call.
+    pub(crate) fn generated(&self) -> &generated::Client {
+        &self.shared.raw
+    }
+
+    /// The server `timeout` sent on every call.
     pub(crate) fn timeout(&self) -> u64 {
         self.shared.server_timeout
-    }
-}
-
-/// Turns the generated client's outcome into the typed layer's.
-pub(crate) async fn finish<T>(
-    answer: std::result::Result<ResponseValue<T>, generated::Error<types::FabricError>>,
-    raw: &generated::Client,
-) -> Result<Answer<T>> {
-    use generated::Error as E;
-    let error = match answer {
-        Ok(value) => return Ok(Answer::Body(value.into_inner())),
-        Err(error) => error,
-    };
-    if let Some((status, body)) = raw.inner().take_failure() {
-        return Err(Error::from_failure(status, &body));
-    }
-    match error {
-        E::UnexpectedResponse(response) if response.status() == StatusCode::NO_CONTENT => {
-            Ok(Answer::Empty)
-        }
-        E::UnexpectedResponse(response) => {
-            let status = response.status();
-            let body = response.bytes().await.map_err(Error::from_reqwest)?;
-            Err(Error::decode(
-                status,
-                format!("unexpected status {status}"),
-                &body,
-            ))
-        }
-        E::InvalidResponsePayload(body, _) if body.iter().all(u8::is_ascii_whitespace) => {
-            Ok(Answer::Empty)
-        }
-        E::InvalidResponsePayload(body, e) => Err(Error::decode(StatusCode::OK, e, &body)),
-        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-            Err(Error::from_reqwest(e))
-        }
-        E::ErrorResponse(value) => Err(Error::UnexpectedResponse {
-            status: value.status(),
-            body_snippet: String::new(),
-        }),
-        E::InvalidRequest(detail) | E::Custom(detail) => Err(Error::invalid(
-            "request",
-            detail,
-            "a request the generated client accepts",
-        )),
     }
 }

@@ -1,39 +1,64 @@
 //! The one error type of the typed layer.
 
+use std::error::Error as _;
+
 use reqwest::StatusCode;
 
 use crate::ErrorCode;
 
 /// Everything that can go wrong in a call, in a form callers can match on.
+///
+/// ```no_run
+/// use servicefabric_rest::{Client, Error, ErrorCode};
+///
+/// # async fn demo(client: Client) {
+/// match client.sub_names_page("fabric:/nope", false, None).await {
+///     Ok(page) => println!("{} names", page.names.len()),
+///     Err(Error::Gateway { code: ErrorCode::NameDoesNotExist, .. }) => println!("no such name"),
+///     Err(e) if e.is_transient() => println!("try again later: {e}"),
+///     Err(e) => println!("{e}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The gateway answered with a `FabricError` body.
-    #[error("gateway error {status}: {code}: {message}")]
+    #[error("gateway error {status}{}: {code}: {message}", about(.resource))]
+    #[non_exhaustive]
     Gateway {
         /// HTTP status of the answer.
         status: StatusCode,
-        /// The error code; codes the spec does not list are kept in [`ErrorCode::Unknown`].
+        /// The error code; codes the spec does not list are kept in [`ErrorCode::Unhandled`].
         code: ErrorCode,
         /// The gateway's message (`"Null"` for codes without a text).
         message: String,
+        /// What the call was about (`name fabric:/x`, `content path a\b`, `upload session
+        /// <id>`), when it was about one thing.
+        resource: Option<String>,
     },
     /// A failure status whose body is not a `FabricError`: a proxy's HTML page, an empty body.
-    #[error("HTTP {status} without a Service Fabric error body: {body_snippet:?}")]
+    #[error(
+        "HTTP {status}{} without a Service Fabric error body: {body_snippet:?}",
+        about(.resource)
+    )]
+    #[non_exhaustive]
     UnexpectedResponse {
         /// HTTP status of the answer.
         status: StatusCode,
         /// The start of the body, lossily decoded (empty when there was none).
         body_snippet: String,
+        /// What the call was about, as in [`Error::Gateway`].
+        resource: Option<String>,
     },
     /// The request did not complete within the client-side HTTP timeout.
-    #[error("request timed out")]
+    #[error("request timed out: {}", chain(.0))]
     Timeout(#[source] reqwest::Error),
     /// No connection could be made to the endpoint.
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect: {}", chain(.0))]
     Connect(#[source] reqwest::Error),
     /// The connection failed mid-request or mid-body (reset, truncated body).
-    #[error("transport error: {0}")]
+    #[error("transport error: {}", chain(.0))]
     Transport(#[source] reqwest::Error),
     /// A success answer whose body does not decode (not JSON, truncated JSON, a 64-bit number
     /// that is not a number, a missing field).
@@ -65,6 +90,30 @@ pub enum Error {
     },
 }
 
+/// ` (name fabric:/x)`, or nothing.
+fn about(resource: &Option<String>) -> String {
+    resource
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
+}
+
+/// An error and its causes, `: `-joined: reqwest's own message names only the URL, the cause
+/// ("Connection refused") is further down. A cause its parent already quotes is skipped.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -80,6 +129,14 @@ impl Error {
     }
 
     /// HTTP status of the answer, when there was one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) {
+    /// if let Err(e) = client.create_name("fabric:/samples").await {
+    ///     println!("{:?}", e.status()); // Some(409) when it exists
+    /// }
+    /// # }
+    /// ```
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Gateway { status, .. }
@@ -90,6 +147,16 @@ impl Error {
     }
 
     /// The gateway's error code, when the answer carried one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) {
+    /// if let Err(e) = client.delete_name("fabric:/samples").await {
+    ///     if e.code().is_some_and(|c| c.as_str() == "FABRIC_E_NAME_NOT_EMPTY") {
+    ///         println!("delete its children first");
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             Self::Gateway { code, .. } => Some(code),
@@ -99,6 +166,17 @@ impl Error {
 
     /// Whether a retry may succeed: the 503/504 family (busy, failing over, timed out), proxy
     /// 502/503/504 pages, client timeouts and broken connections.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let sessions = loop {
+    ///     match client.upload_sessions_by_path("Store\\App\\Code.zip").await {
+    ///         Err(e) if e.is_transient() => continue,
+    ///         other => break other?,
+    ///     }
+    /// };
+    /// # Ok(()) }
+    /// ```
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Gateway { status, code, .. } => {
@@ -125,16 +203,32 @@ impl Error {
             message: Option<String>,
         }
         match serde_json::from_slice::<Body>(body) {
-            Ok(Body { error }) => Self::Gateway {
-                status,
-                code: error.code,
-                message: error.message.unwrap_or_default(),
-            },
+            Ok(Body { error }) => Self::gateway(status, error.code, error.message),
             Err(_) => Self::UnexpectedResponse {
                 status,
                 body_snippet: snippet(body),
+                resource: None,
             },
         }
+    }
+
+    pub(crate) fn gateway(status: StatusCode, code: ErrorCode, message: Option<String>) -> Self {
+        Self::Gateway {
+            status,
+            code,
+            message: message.unwrap_or_default(),
+            resource: None,
+        }
+    }
+
+    /// Names what the call was about in an answer's error (`name fabric:/x`).
+    pub(crate) fn about(mut self, what: impl FnOnce() -> String) -> Self {
+        if let Self::Gateway { resource, .. } | Self::UnexpectedResponse { resource, .. } =
+            &mut self
+        {
+            *resource = Some(what());
+        }
+        self
     }
 
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
@@ -174,7 +268,11 @@ mod tests {
         );
         assert_eq!(
             e.code(),
-            Some(&ErrorCode::Unknown("FABRIC_E_SOMETHING_NEW".into()))
+            Some(&ErrorCode::from_code("FABRIC_E_SOMETHING_NEW"))
+        );
+        assert_eq!(
+            e.code().map(ErrorCode::as_str),
+            Some("FABRIC_E_SOMETHING_NEW")
         );
         assert!(!e.is_transient());
     }
@@ -183,7 +281,7 @@ mod tests {
     fn html_bodies_keep_status_and_snippet() {
         let e = Error::from_failure(StatusCode::BAD_GATEWAY, b"<html>502 Bad Gateway</html>");
         assert!(
-            matches!(&e, Error::UnexpectedResponse { status, body_snippet }
+            matches!(&e, Error::UnexpectedResponse { status, body_snippet, .. }
             if status.as_u16() == 502 && body_snippet.contains("502 Bad Gateway"))
         );
         assert!(e.is_transient());

@@ -1,15 +1,16 @@
-//! The request hooks the generated client runs on every call (progenitor's `ClientHooks`).
+//! What the generated client runs on every call (progenitor's `ClientHooks`), and the decoder
+//! build.rs puts in place of progenitor's for failure answers.
 //!
 //! - `pre`: writes the query the way the official clients do (spec order, continuation tokens
 //!   verbatim), drops progenitor's extra `api-version` header, and sets the HTTP timeout.
-//! - `exec`: keeps the status and body of failure answers, so that an HTML page or an empty
-//!   body still reaches the caller with its status (progenitor would report only a JSON error).
+//! - [`error_response`]: a failure answer whose body is not the spec's error schema (a proxy's
+//!   HTML page, a bodiless 404) stays `UnexpectedResponse` with its status and body, where
+//!   progenitor would report `InvalidResponsePayload` and lose the status.
 
-use std::{sync::Mutex, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::StatusCode;
+use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue};
 
 use crate::generated::Client as RawClient;
 
@@ -18,34 +19,18 @@ static API_VERSION_HEADER: reqwest::header::HeaderName =
     reqwest::header::HeaderName::from_static("api-version");
 
 /// Failure bodies longer than this are cut: enough for any `FabricError` and a snippet.
-const MAX_FAILURE_BODY: usize = 64 * 1024;
+pub(crate) const MAX_FAILURE_BODY: usize = 64 * 1024;
 
-/// Per-call state of a generated [`RawClient`]: the HTTP timeout to apply, and what the
-/// failure answer held (read back by the typed layer).
-#[derive(Debug)]
+/// What every request of a generated [`RawClient`] shares: the HTTP timeout to apply.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
 pub struct CallState {
     http_timeout: Duration,
-    failure: Mutex<Option<(StatusCode, Bytes)>>,
 }
 
 impl CallState {
     pub(crate) fn new(http_timeout: Duration) -> Self {
-        Self {
-            http_timeout,
-            failure: Mutex::new(None),
-        }
-    }
-
-    /// Status and body of the failure answer, if the call got one.
-    pub(crate) fn take_failure(&self) -> Option<(StatusCode, Bytes)> {
-        self.failure.lock().ok()?.take()
-    }
-}
-
-impl Clone for CallState {
-    /// A clone starts a new call: same timeout, no failure recorded.
-    fn clone(&self) -> Self {
-        Self::new(self.http_timeout)
+        Self { http_timeout }
     }
 }
 
@@ -54,40 +39,46 @@ impl ClientHooks<CallState> for RawClient {
         &self,
         request: &mut reqwest::Request,
         info: &OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
+    ) -> Result<(), Error<E>> {
         crate::wire::rewrite_query(request.url_mut(), info.operation_id);
         request.headers_mut().remove(&API_VERSION_HEADER);
         *request.timeout_mut() = Some(self.inner().http_timeout);
         Ok(())
     }
+}
 
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        _info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        let mut response = self.client().execute(request).await?;
-        let status = response.status();
-        if status.is_success() || status.is_informational() {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            let room = MAX_FAILURE_BODY - body.len();
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() == MAX_FAILURE_BODY {
-                break;
-            }
-        }
-        let body = Bytes::from(body);
-        if let Ok(mut slot) = self.inner().failure.lock() {
-            *slot = Some((status, body.clone()));
-        }
-        // Hand progenitor an equivalent answer; the typed layer reads the failure from the slot.
-        let mut rebuilt = http::Response::new(body);
-        *rebuilt.status_mut() = status;
-        *rebuilt.headers_mut() = headers;
-        Ok(reqwest::Response::from(rebuilt))
+/// Decodes a 4xx/5xx answer (build.rs routes the generated code here). The body is read up to
+/// [`MAX_FAILURE_BODY`]; one that is not `E` comes back as `UnexpectedResponse`, status intact.
+pub(crate) async fn error_response<E: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Error<E> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = match read_bounded(response, MAX_FAILURE_BODY).await {
+        Ok(body) => body,
+        Err(e) => return Error::ResponseBodyError(e),
+    };
+    if let Ok(value) = serde_json::from_slice::<E>(&body) {
+        return Error::ErrorResponse(ResponseValue::new(value, status, headers));
     }
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.headers_mut() = headers;
+    Error::UnexpectedResponse(reqwest::Response::from(rebuilt))
+}
+
+/// Reads at most `limit` bytes of a body; the rest is left unread.
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<Bytes> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == limit {
+            break;
+        }
+    }
+    Ok(Bytes::from(body))
 }

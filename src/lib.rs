@@ -5,10 +5,13 @@
 //! - `spec/servicefabric.json`: a hand-written OpenAPI 3.0 document, the source of truth for the
 //!   wire;
 //! - `build.rs`: generates a client from it with progenitor into `OUT_DIR`, reachable here as
-//!   [`generated`];
+//!   [`generated`] (through [`Client::raw`]);
 //! - this crate's own modules: a small typed layer on top ([`Client`]): paging as a `Stream`,
-//!   one [`Error`] type, `u64` numbers, `fabric:` names, and the gateway's real behaviour
-//!   (204 for "no upload session", codes outside the published list).
+//!   one [`Error`] type, `u64` numbers, `fabric:` names, resumable uploads, and the gateway's
+//!   real behaviour (204 for "no upload session", codes outside the published list).
+//!
+//! The types that appear in its signatures come from crates it re-exports: [`Uuid`],
+//! [`reqwest`] and [`chrono`]. Add `futures` for the stream combinators (`TryStreamExt`).
 //!
 //! ```no_run
 //! use futures::TryStreamExt;
@@ -25,24 +28,30 @@
 #![warn(missing_docs)]
 
 mod client;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 mod error;
 mod error_code;
+mod file_upload;
 pub mod generated;
-pub mod hooks;
+mod hooks;
 mod names;
-mod paging;
-mod resume;
-mod upload;
-pub mod wire;
+mod response;
+mod sub_names;
+mod upload_session;
+mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_SERVER_TIMEOUT};
 pub use error::{Error, Result};
-pub use error_code::ErrorCode;
-pub use paging::SubNamePage;
-pub use resume::{UploadOptions, UploadReport};
-pub use upload::{ChunkRange, UploadSession};
+pub use error_code::{ErrorCode, UnhandledCode};
+pub use file_upload::{UploadOptions, UploadReport};
+pub use sub_names::{SubNamePage, SubNamePages, SubNames};
+pub use upload_session::{ChunkRange, UploadSession};
+
+/// The `chrono` crate, for [`UploadSession::modified_date`].
+pub use chrono;
+/// The `reqwest` crate, for [`ClientBuilder::http_client`] and the sources of [`Error`].
+pub use reqwest;
+/// Session ids ([`uuid::Uuid`]).
+pub use uuid::Uuid;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

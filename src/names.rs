@@ -2,55 +2,74 @@
 
 use reqwest::StatusCode;
 
-use crate::{Client, Result, client::finish, generated::types, wire};
+use crate::{Client, Result, response::finish, wire};
 
 impl Client {
     /// Creates `name` (`fabric:/samples/x` or `samples/x`); missing parents are created too.
     /// An existing name fails with `FABRIC_E_NAME_ALREADY_EXISTS` (409).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// client.create_name("fabric:/myapp/config").await?;
+    /// assert!(client.name_exists("fabric:/myapp").await?); // the parent, created implicitly
+    /// # Ok(()) }
+    /// ```
     pub async fn create_name(&self, name: &str) -> Result<()> {
         let full = format!("fabric:/{}", wire::name_id(name)?);
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .create_name()
-            .api_version(types::CreateNameApiVersion::default())
-            .body(types::NameDescription {
-                name: types::FabricName(full),
+            .body(crate::generated::types::NameDescription {
+                name: crate::generated::types::FabricName(full),
             })
             .timeout(self.timeout())
             .send()
             .await;
-        finish(answer, &raw).await.map(drop)
+        finish(answer, || format!("name {name}")).await.map(drop)
     }
 
     /// Whether `name` exists. The gateway answers a missing name with a bodiless 404.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// if !client.name_exists("fabric:/myapp").await? {
+    ///     client.create_name("fabric:/myapp").await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn name_exists(&self, name: &str) -> Result<bool> {
         let name_id = wire::name_id(name)?;
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .get_name_exists_info()
-            .api_version(types::GetNameExistsInfoApiVersion::default())
             .name_id(name_id)
             .timeout(self.timeout())
             .send()
             .await;
-        match finish(answer, &raw).await {
+        match finish(answer, || format!("name {name}")).await {
             Ok(_) => Ok(true),
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
-    /// Deletes `name`. A name with children fails with `FABRIC_E_NAME_NOT_EMPTY` (409).
+    /// Deletes `name`. A name with children fails with `FABRIC_E_NAME_NOT_EMPTY` (409), a
+    /// missing one with `FABRIC_E_NAME_DOES_NOT_EXIST` (404).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// client.delete_name("fabric:/myapp/config").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_name(&self, name: &str) -> Result<()> {
         let name_id = wire::name_id(name)?;
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .delete_name()
-            .api_version(types::DeleteNameApiVersion::default())
             .name_id(name_id)
             .timeout(self.timeout())
             .send()
             .await;
-        finish(answer, &raw).await.map(drop)
+        finish(answer, || format!("name {name}")).await.map(drop)
     }
 }

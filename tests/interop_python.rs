@@ -1,7 +1,6 @@
 //! The official Python SDK against the emulator, and its request targets against ours.
 //! The venv is created on first run (`python3 -m venv`, `pip install azure-servicefabric`);
 //! a machine without python3 fails this test rather than skipping it.
-#![cfg(feature = "emulator")]
 
 mod support;
 
@@ -11,7 +10,8 @@ use std::{
     sync::OnceLock,
 };
 
-use servicefabric_rest::{Client, emulator::Emulator};
+use servicefabric_emulator::Emulator;
+use servicefabric_rest::Client;
 
 const SDK: &str = "azure-servicefabric==8.2.0.0";
 

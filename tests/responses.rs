@@ -161,7 +161,7 @@ async fn known_and_unknown_error_codes_are_typed() {
         .await
         .expect_err("404");
     assert!(
-        matches!(&err, Error::Gateway { status, code: ErrorCode::NameDoesNotExist, message } if status.as_u16() == 404 && message == "Name does not exist."),
+        matches!(&err, Error::Gateway { status, code: ErrorCode::NameDoesNotExist, message, .. } if status.as_u16() == 404 && message == "Name does not exist."),
         "{err:?}"
     );
     assert!(!err.is_transient());
@@ -178,7 +178,7 @@ async fn known_and_unknown_error_codes_are_typed() {
         .await
         .expect_err("400");
     assert!(
-        matches!(&err, Error::Gateway { code: ErrorCode::Unknown(c), message, .. } if c == "FABRIC_E_FUTURE_CODE" && message == "from a newer runtime"),
+        matches!(&err, Error::Gateway { code: code @ ErrorCode::Unhandled(_), message, .. } if code.as_str() == "FABRIC_E_FUTURE_CODE" && message == "from a newer runtime"),
         "{err:?}"
     );
     assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
@@ -210,7 +210,7 @@ async fn html_and_bodiless_failures_keep_status_and_snippet() {
         .await
         .expect_err("502");
     assert!(
-        matches!(&err, Error::UnexpectedResponse { status, body_snippet } if status.as_u16() == 502 && body_snippet.contains("502 Bad Gateway")),
+        matches!(&err, Error::UnexpectedResponse { status, body_snippet, .. } if status.as_u16() == 502 && body_snippet.contains("502 Bad Gateway")),
         "{err:?}"
     );
     assert!(err.is_transient());
@@ -219,7 +219,7 @@ async fn html_and_bodiless_failures_keep_status_and_snippet() {
         .await
         .expect_err("404");
     assert!(
-        matches!(&err, Error::UnexpectedResponse { status, body_snippet } if status.as_u16() == 404 && body_snippet.is_empty()),
+        matches!(&err, Error::UnexpectedResponse { status, body_snippet, .. } if status.as_u16() == 404 && body_snippet.is_empty()),
         "{err:?}"
     );
     assert!(!err.is_transient());

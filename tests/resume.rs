@@ -1,6 +1,5 @@
 //! Resumable uploads against the emulator, through a proxy that loses answers: the chunk or
 //! commit happened, but the client sees 503/504 and must find out before sending again.
-#![cfg(feature = "emulator")]
 
 use std::sync::{
     Arc,
@@ -11,7 +10,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
-use servicefabric_rest::{ChunkRange, Client, Error, UploadOptions, emulator::Emulator};
+use servicefabric_emulator::Emulator;
+use servicefabric_rest::{ChunkRange, Client, Error, UploadOptions};
 use uuid::Uuid;
 
 struct Faults {

@@ -3,7 +3,7 @@
 //! the same request bytes (same target, same Accept header) and use a per-request timeout.
 //!
 //! ```sh
-//! cargo run --release --features emulator --example bench
+//! cargo bench -p servicefabric-rest --bench client
 //! ```
 //!
 //! The servers run in a child process (this binary with `serve`), so the peak RSS printed is
@@ -25,7 +25,8 @@ use http_body_util::Full;
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use servicefabric_rest::{Client, emulator::Emulator};
+use servicefabric_emulator::Emulator;
+use servicefabric_rest::Client;
 use uuid::Uuid;
 
 const CALLS: usize = 10_000;
@@ -41,10 +42,14 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match std::env::args().nth(1).as_deref() {
-        Some("serve") => runtime.block_on(serve()),
-        Some("profile") => runtime.block_on(profile()),
-        _ => runtime.block_on(bench()),
+    // `cargo bench` adds `--bench`; the mode is whichever word is given besides it.
+    let has = |word: &str| std::env::args().skip(1).any(|a| a == word);
+    if has("serve") {
+        runtime.block_on(serve())
+    } else if has("profile") {
+        runtime.block_on(profile())
+    } else {
+        runtime.block_on(bench())
     }
 }
 
@@ -321,7 +326,7 @@ async fn profile() -> Result<()> {
     let fixed = std::env::var("BENCH_ENDPOINT")?;
     let client = Client::new(&fixed)?;
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    let raw = std::env::args().nth(2).as_deref() == Some("raw");
+    let raw = std::env::args().skip(1).any(|a| a == "raw");
     for _ in 0..3 {
         if raw {
             raw_sessions(&http, &fixed).await?;

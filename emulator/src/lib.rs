@@ -1,21 +1,25 @@
-//! An in-process emulator of the Service Fabric HTTP gateway (feature `emulator`), to test
-//! against over real HTTP without a cluster: what Azurite is to Azure Storage.
+//! An emulator of the Azure Service Fabric HTTP gateway, to test clients against over real
+//! HTTP without a cluster: what Azurite is to Azure Storage. Add it to `[dev-dependencies]`.
 //!
 //! It serves the three seed operations and the neighbours that create their state (names,
-//! upload chunks, commit, delete) with the real gateway's behaviour, as
-//! `shared/docs/gateway.md` describes it: 204 for "no upload session", bodiless 404 for a
-//! missing name, FabricError bodies with the code as reason phrase, 64-bit numbers as
-//! strings, pages cut by size with `<last name>$<version>` tokens. Chunk bytes go to disk.
+//! upload chunks, commit, delete) with the real gateway's behaviour: 204 for "no upload
+//! session", bodiless 404 for a missing name, FabricError bodies with the code as reason
+//! phrase, 64-bit numbers as strings, pages cut by size with `<last name>$<version>` tokens.
+//! Chunk bytes go to disk, never into memory.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use servicefabric_rest::{Client, emulator::Emulator};
+//! use servicefabric_emulator::Emulator;
+//! use servicefabric_rest::Client;
 //!
-//! let emulator = Emulator::start_seeded().await?;
-//! let client = Client::new(emulator.endpoint())?;
-//! assert!(client.name_exists("fabric:/samples/apps").await?);
-//! # Ok(()) }
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let emulator = Emulator::start_seeded().await?;
+//!     let client = Client::new(emulator.endpoint())?;
+//!     assert!(client.name_exists("fabric:/samples/apps").await?);
+//!     Ok(())
+//! }
 //! ```
+#![warn(missing_docs)]
 
 mod http;
 mod names;
@@ -285,7 +289,7 @@ impl Emulator {
         Self::builder().seeded(true).start().await
     }
 
-    /// The URL to give a [`crate::Client`] (`http://127.0.0.1:PORT`).
+    /// The URL to give a client (`http://127.0.0.1:PORT`).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

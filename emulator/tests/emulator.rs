@@ -1,11 +1,11 @@
 //! The client against the embedded emulator (both sides over real HTTP), and the emulator's
 //! gateway semantics checked on the raw wire.
-#![cfg(feature = "emulator")]
 
 use std::{collections::BTreeSet, time::Duration};
 
 use futures::TryStreamExt;
-use servicefabric_rest::{ChunkRange, Client, Error, ErrorCode, emulator::Emulator};
+use servicefabric_emulator::Emulator;
+use servicefabric_rest::{ChunkRange, Client, Error, ErrorCode, reqwest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 

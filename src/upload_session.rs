@@ -1,4 +1,5 @@
-//! Upload sessions with their 64-bit numbers as `u64` (the gateway writes them as strings).
+//! Upload sessions (read, send a chunk, commit, delete), with their 64-bit numbers as `u64`
+//! (the gateway writes them as strings).
 
 use std::ops::RangeInclusive;
 
@@ -9,8 +10,8 @@ use reqwest::StatusCode;
 
 use crate::{
     Client, Error, Result,
-    client::{Answer, finish},
     generated::types,
+    response::{Answer, finish},
     wire,
 };
 
@@ -30,6 +31,13 @@ pub struct UploadSession {
 }
 
 /// A range of bytes of the file, both ends inclusive (`0..=2097151` is a whole 2 MiB file).
+///
+/// ```
+/// use servicefabric_rest::ChunkRange;
+///
+/// let range = ChunkRange { start: 730_105, end: 2_097_151 };
+/// assert_eq!(range.len(), 1_367_047);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChunkRange {
     /// First byte of the range.
@@ -40,24 +48,53 @@ pub struct ChunkRange {
 
 impl ChunkRange {
     /// The range as a Rust inclusive range.
+    ///
+    /// ```
+    /// # use servicefabric_rest::ChunkRange;
+    /// assert!(ChunkRange { start: 0, end: 9 }.as_range().contains(&9));
+    /// ```
     pub fn as_range(&self) -> RangeInclusive<u64> {
         self.start..=self.end
     }
 
-    /// Number of bytes in the range.
+    /// Number of bytes in the range: 0 when `start > end`, and `u64::MAX` for `0..=u64::MAX`
+    /// (one more than a `u64` holds). Never panics, whatever the server sent.
+    ///
+    /// ```
+    /// # use servicefabric_rest::ChunkRange;
+    /// assert_eq!(ChunkRange { start: 5, end: 5 }.len(), 1);
+    /// assert_eq!(ChunkRange { start: 0, end: u64::MAX }.len(), u64::MAX);
+    /// ```
     pub fn len(&self) -> u64 {
-        self.end - self.start + 1
+        self.end
+            .checked_sub(self.start)
+            .map_or(0, |d| d.saturating_add(1))
     }
 
-    /// Always false: a range holds at least one byte.
+    /// Whether the range holds no byte (only when `start > end`).
+    ///
+    /// ```
+    /// # use servicefabric_rest::ChunkRange;
+    /// assert!(!ChunkRange { start: 0, end: 0 }.is_empty());
+    /// assert!(ChunkRange { start: 1, end: 0 }.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
-        false
+        self.start > self.end
     }
 }
 
 impl UploadSession {
     /// Bytes the gateway still expects: the sum of [`Self::expected_ranges`], at most the file
-    /// size (the gateway shows a 0-byte file as missing `0..=0` forever).
+    /// size (the gateway shows a 0-byte file as missing `0..=0` forever). Saturates rather
+    /// than overflow.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client, id: servicefabric_rest::Uuid) -> servicefabric_rest::Result<()> {
+    /// for session in client.upload_sessions_by_id(id).await? {
+    ///     println!("{} of {} bytes missing", session.missing_bytes(), session.file_size);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn missing_bytes(&self) -> u64 {
         let sum = self
             .expected_ranges
@@ -67,6 +104,14 @@ impl UploadSession {
     }
 
     /// Whether every byte has arrived, so the session can be committed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client, id: servicefabric_rest::Uuid) -> servicefabric_rest::Result<()> {
+    /// if client.upload_sessions_by_id(id).await?.iter().any(|s| s.is_complete()) {
+    ///     client.commit_upload_session(id).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.file_size > 0 && self.missing_bytes() == 0
     }
@@ -119,37 +164,68 @@ impl UploadSession {
 impl Client {
     /// The upload session with this id: at most one; empty when there is none (the gateway's
     /// 204).
+    ///
+    /// ```no_run
+    /// use servicefabric_rest::Uuid;
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let id: Uuid = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b".parse()?;
+    /// match client.upload_sessions_by_id(id).await?.first() {
+    ///     Some(session) => println!("missing {:?}", session.expected_ranges),
+    ///     None => println!("no such session"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_sessions_by_id(&self, session_id: Uuid) -> Result<Vec<UploadSession>> {
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .get_image_store_upload_session_by_id()
-            .api_version(types::GetImageStoreUploadSessionByIdApiVersion::default())
             .session_id(session_id)
             .timeout(self.timeout())
             .send()
             .await;
-        sessions(finish(answer, &raw).await?)
+        sessions(finish(answer, || format!("upload session {session_id}")).await?)
     }
 
     /// The upload sessions for this image-store path (exact, case-sensitive match), possibly
     /// several; empty when there is none.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// for session in client.upload_sessions_by_path("SwaggerTest\\Common.dll").await? {
+    ///     println!("{}: {} bytes missing", session.session_id, session.missing_bytes());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_sessions_by_path(&self, content_path: &str) -> Result<Vec<UploadSession>> {
-        let content_path = wire::content_path(content_path)?;
-        let raw = self.raw();
-        let answer = raw
+        let checked = wire::content_path(content_path)?;
+        let answer = self
+            .generated()
             .get_image_store_upload_session_by_path()
-            .api_version(types::GetImageStoreUploadSessionByPathApiVersion::default())
-            .content_path(content_path)
+            .content_path(checked)
             .timeout(self.timeout())
             .send()
             .await;
-        sessions(finish(answer, &raw).await?)
+        sessions(finish(answer, || format!("content path {content_path}")).await?)
     }
 
     /// Sends one chunk of a file: bytes `range.start..=range.end` of a file of `file_size`
     /// bytes. The first chunk creates the session. A chunk must fit inside one range the
     /// gateway still expects; after a failure of unknown outcome, read the session back
-    /// ([`Client::upload_sessions_by_id`]) before re-sending.
+    /// ([`Client::upload_sessions_by_id`]) before re-sending. [`Client::upload_file`] does all
+    /// of this for a local file.
+    ///
+    /// ```no_run
+    /// use servicefabric_rest::{ChunkRange, Uuid};
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let id = Uuid::new_v4();
+    /// let data = b"hello, image store".to_vec();
+    /// let whole = ChunkRange { start: 0, end: data.len() as u64 - 1 };
+    /// client.upload_chunk("Store\\hello.txt", id, whole, data.len() as u64, data).await?;
+    /// client.commit_upload_session(id).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_chunk(
         &self,
         content_path: &str,
@@ -158,7 +234,7 @@ impl Client {
         file_size: u64,
         bytes: impl Into<reqwest::Body>,
     ) -> Result<()> {
-        let content_path = wire::content_path(content_path)?;
+        let checked = wire::content_path(content_path)?;
         if range.start > range.end || range.end >= file_size {
             return Err(Error::invalid(
                 "chunk range",
@@ -166,44 +242,62 @@ impl Client {
                 "start <= end < file size (a 0-byte file cannot be uploaded in chunks)",
             ));
         }
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .upload_file_chunk()
-            .api_version(types::UploadFileChunkApiVersion::default())
-            .content_path(content_path)
+            .content_path(checked)
             .session_id(session_id)
             .content_range(format!("bytes {}-{}/{file_size}", range.start, range.end))
             .body(bytes.into())
             .timeout(self.timeout())
             .send()
             .await;
-        finish(answer, &raw).await.map(drop)
+        finish(answer, || {
+            format!("upload session {session_id} for content path {content_path}")
+        })
+        .await
+        .map(drop)
     }
 
-    /// Commits a complete session: the file appears in the image store.
+    /// Commits a complete session: the file appears in the image store. A session with bytes
+    /// still missing, or an unknown id, fails with `E_INVALIDARG` (400).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client, id: servicefabric_rest::Uuid) -> servicefabric_rest::Result<()> {
+    /// client.commit_upload_session(id).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn commit_upload_session(&self, session_id: Uuid) -> Result<()> {
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .commit_image_store_upload_session()
-            .api_version(types::CommitImageStoreUploadSessionApiVersion::default())
             .session_id(session_id)
             .timeout(self.timeout())
             .send()
             .await;
-        finish(answer, &raw).await.map(drop)
+        finish(answer, || format!("upload session {session_id}"))
+            .await
+            .map(drop)
     }
 
     /// Cancels a session and drops the chunks received so far.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client, id: servicefabric_rest::Uuid) -> servicefabric_rest::Result<()> {
+    /// client.delete_upload_session(id).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_upload_session(&self, session_id: Uuid) -> Result<()> {
-        let raw = self.raw();
-        let answer = raw
+        let answer = self
+            .generated()
             .delete_image_store_upload_session()
-            .api_version(types::DeleteImageStoreUploadSessionApiVersion::default())
             .session_id(session_id)
             .timeout(self.timeout())
             .send()
             .await;
-        finish(answer, &raw).await.map(drop)
+        finish(answer, || format!("upload session {session_id}"))
+            .await
+            .map(drop)
     }
 }
 
@@ -258,6 +352,26 @@ mod tests {
         assert!(e.contains("EndPosition") && e.contains("\"-1\""), "{e}");
         assert!(UploadSession::from_raw(raw("10", &[("5", "3")])).is_err());
         assert!(UploadSession::from_raw(raw("10", &[("5", "10")])).is_err());
+    }
+
+    #[test]
+    fn arithmetic_on_server_numbers_never_panics() {
+        let s = UploadSession::from_raw(raw("0", &[("0", "18446744073709551615")])).expect("valid");
+        assert_eq!(s.expected_ranges[0].len(), u64::MAX);
+        assert_eq!(s.missing_bytes(), 0);
+        let huge = UploadSession {
+            expected_ranges: vec![
+                ChunkRange {
+                    start: 0,
+                    end: u64::MAX
+                };
+                3
+            ],
+            file_size: u64::MAX,
+            ..s
+        };
+        assert_eq!(huge.missing_bytes(), u64::MAX);
+        assert_eq!(ChunkRange { start: 9, end: 3 }.len(), 0);
     }
 
     #[test]

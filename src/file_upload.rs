@@ -1,4 +1,4 @@
-//! Resumable uploads: send only what the session says is missing, and after any failure of
+//! [`Client::upload_file`], resumable uploads of a local file: send only what the session says is missing, and after any failure of
 //! unknown outcome read the session back before sending again (a re-sent chunk gets 400).
 
 use std::{io::SeekFrom, path::Path, time::Duration};
@@ -9,6 +9,16 @@ use uuid::Uuid;
 use crate::{ChunkRange, Client, Error, Result};
 
 /// Settings of [`Client::upload_file`].
+///
+/// ```
+/// use servicefabric_rest::{UploadOptions, Uuid};
+///
+/// let options = UploadOptions {
+///     session_id: Some(Uuid::new_v4()), // keep it: it resumes an interrupted upload
+///     chunk_size: 8 * 1024 * 1024,
+///     ..UploadOptions::default()
+/// };
+/// ```
 #[derive(Debug, Clone)]
 pub struct UploadOptions {
     /// The session to create or resume; a new random id when `None`. Keep it to resume later.
@@ -54,6 +64,19 @@ impl Client {
     /// Resumable: with the `session_id` of an earlier, interrupted call, only the ranges the
     /// gateway still expects are sent. Transient failures (503/504, timeouts, resets) are
     /// retried after reading the session back, so a chunk that did arrive is not sent twice.
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use servicefabric_rest::{UploadOptions, Uuid};
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let options = UploadOptions { session_id: Some(Uuid::new_v4()), ..Default::default() };
+    /// let report = client
+    ///     .upload_file(Path::new("pkg.zip"), "Store\\MyApp\\pkg.zip", &options)
+    ///     .await?;
+    /// println!("sent {} of {} bytes", report.bytes_sent, report.file_size);
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_file(
         &self,
         local: &Path,
@@ -121,9 +144,12 @@ impl Client {
                             buffer,
                         )
                         .await?;
-                        report.bytes_sent += end - start + 1;
-                        report.chunks_sent += 1;
-                        start = end + 1;
+                        report.bytes_sent = report.bytes_sent.saturating_add(end - start + 1);
+                        report.chunks_sent = report.chunks_sent.saturating_add(1);
+                        match end.checked_add(1) {
+                            Some(next) => start = next,
+                            None => break,
+                        }
                     }
                 }
                 all_sent = true;

@@ -1,17 +1,25 @@
-//! Following `ContinuationToken` across pages of `GetSubNames`, as a `Stream`.
+//! `GetSubNames`: one page, or every page as a `Stream` that follows `ContinuationToken`.
 
-use futures::{Stream, StreamExt, TryStreamExt, stream};
+use std::{
+    fmt,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
+use futures::{
+    Stream, StreamExt, TryStreamExt,
+    stream::{self, BoxStream},
+};
 use reqwest::StatusCode;
 
 use crate::{
     Client, Error, Result,
-    client::{Answer, finish},
     generated::types,
+    response::{Answer, finish},
     wire,
 };
 
-/// One page of `GetSubNames`.
+/// One page of `GetSubNames`; see [`Client::sub_names_page`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubNamePage {
     /// Full names with the `fabric:/` scheme, in the gateway's order.
@@ -66,6 +74,42 @@ impl TokenGuard {
     }
 }
 
+/// Every page of the names under a name, in order: what [`Client::sub_name_pages`] returns.
+/// A `Stream` that can be polled as it is (it is `Unpin`).
+#[must_use = "streams do nothing unless polled"]
+pub struct SubNamePages(BoxStream<'static, Result<SubNamePage>>);
+
+/// Every name under a name, across all pages: what [`Client::sub_names`] returns. A `Stream`
+/// that can be polled as it is (it is `Unpin`); it holds one page in memory at a time.
+#[must_use = "streams do nothing unless polled"]
+pub struct SubNames(BoxStream<'static, Result<String>>);
+
+impl Stream for SubNamePages {
+    type Item = Result<SubNamePage>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+impl Stream for SubNames {
+    type Item = Result<String>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
+
+impl fmt::Debug for SubNamePages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubNamePages")
+    }
+}
+
+impl fmt::Debug for SubNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubNames")
+    }
+}
+
 struct Cursor {
     client: Client,
     name: String,
@@ -77,6 +121,15 @@ struct Cursor {
 impl Client {
     /// One page of the names under `name` (`fabric:/samples` or `samples`). Pass the previous
     /// page's token to get the next page; see [`Client::sub_names`] to follow them all.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let first = client.sub_names_page("fabric:/samples", true, None).await?;
+    /// if let Some(token) = &first.continuation_token {
+    ///     let second = client.sub_names_page("fabric:/samples", true, Some(token)).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn sub_names_page(
         &self,
         name: &str,
@@ -84,17 +137,16 @@ impl Client {
         continuation_token: Option<&str>,
     ) -> Result<SubNamePage> {
         let name_id = wire::name_id(name)?;
-        let raw = self.raw();
-        let mut call = raw
+        let mut call = self
+            .generated()
             .get_sub_name_info_list()
-            .api_version(types::GetSubNameInfoListApiVersion::default())
             .name_id(name_id)
             .recursive(recursive)
             .timeout(self.timeout());
         if let Some(token) = continuation_token.filter(|t| !t.is_empty()) {
             call = call.continuation_token(token);
         }
-        match finish(call.send().await, &raw).await? {
+        match finish(call.send().await, || format!("name {name}")).await? {
             Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
             Answer::Empty => Err(Error::decode(
                 StatusCode::OK,
@@ -106,11 +158,18 @@ impl Client {
 
     /// Every page of the names under `name`, following continuation tokens until the gateway
     /// sends none. Fails with [`Error::RepeatedContinuationToken`] rather than loop forever.
-    pub fn sub_name_pages(
-        &self,
-        name: &str,
-        recursive: bool,
-    ) -> impl Stream<Item = Result<SubNamePage>> + Send + 'static {
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let mut pages = client.sub_name_pages("fabric:/samples", true);
+    /// while let Some(page) = pages.try_next().await? {
+    ///     println!("{} names, consistent: {}", page.names.len(), page.is_consistent);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn sub_name_pages(&self, name: &str, recursive: bool) -> SubNamePages {
         let cursor = Cursor {
             client: self.clone(),
             name: name.to_string(),
@@ -118,7 +177,7 @@ impl Client {
             token: None,
             guard: TokenGuard::default(),
         };
-        stream::try_unfold(Some(cursor), |cursor| async move {
+        let pages = stream::try_unfold(Some(cursor), |cursor| async move {
             let Some(mut cursor) = cursor else {
                 return Ok(None);
             };
@@ -135,20 +194,31 @@ impl Client {
                 None => None,
             };
             Ok(Some((page, next)))
-        })
+        });
+        SubNamePages(pages.boxed())
     }
 
     /// Every name under `name` (`fabric:/samples` or `samples`), across all pages, as full
     /// names (`fabric:/samples/apps`). Direct children, or all descendants when `recursive`.
     /// Holds one page in memory at a time.
-    pub fn sub_names(
-        &self,
-        name: &str,
-        recursive: bool,
-    ) -> impl Stream<Item = Result<String>> + Send + 'static {
-        self.sub_name_pages(name, recursive)
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let mut names = client.sub_names("fabric:/samples", false);
+    /// while let Some(name) = names.try_next().await? {
+    ///     println!("{name}");
+    /// }
+    /// let all: Vec<String> = client.sub_names("fabric:/samples", true).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sub_names(&self, name: &str, recursive: bool) -> SubNames {
+        let names = self
+            .sub_name_pages(name, recursive)
             .map_ok(|page| stream::iter(page.names).map(Ok))
-            .try_flatten()
+            .try_flatten();
+        SubNames(names.boxed())
     }
 }
 

@@ -10,13 +10,20 @@ pub fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
+    // Padded by hand: `format!("{c:<w$}")` panics on widths over 65,535, and a server can
+    // send a cell that long.
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        padded.join("  ").trim_end().to_string() + "\n"
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            let pad = width.saturating_sub(cell.chars().count());
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.truncate(out.trim_end().len());
+        out + "\n"
     };
     let mut out = line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
@@ -25,6 +32,7 @@ pub fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Upload sessions as an aligned table.
 pub fn sessions_table(sessions: &[UploadSession]) -> String {
     let rows: Vec<Vec<String>> = sessions
         .iter()
@@ -61,6 +69,7 @@ pub fn sessions_table(sessions: &[UploadSession]) -> String {
     )
 }
 
+/// Upload sessions as a JSON array, numbers as numbers.
 pub fn sessions_json(sessions: &[UploadSession]) -> String {
     let list: Vec<serde_json::Value> = sessions
         .iter()
@@ -76,4 +85,21 @@ pub fn sessions_json(sessions: &[UploadSession]) -> String {
         })
         .collect();
     serde_json::Value::Array(list).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_cells_align_without_panicking() {
+        let wide = "x".repeat(70_000);
+        let table = aligned(
+            &["A", "B"],
+            &[vec![wide.clone(), "b".into()], vec!["a".into(), "c".into()]],
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[1].len(), 70_000 + 2 + 1);
+        assert_eq!(lines[2].find('c'), Some(70_002));
+    }
 }

@@ -1,0 +1,309 @@
+//! `sfrest`: the Service Fabric gateway from the command line. Read commands without
+//! `--endpoint` (or `SF_ENDPOINT`) run against an embedded emulator holding the seed pages'
+//! state; commands that change state need a real target.
+
+mod emulator;
+mod output;
+mod table;
+mod tour;
+mod upload;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use futures::TryStreamExt;
+use servicefabric_emulator::{Emulator, EmulatorBuilder};
+use servicefabric_rest::{Client, DEFAULT_SERVER_TIMEOUT, Uuid};
+
+use crate::output::{Failure, out};
+
+#[derive(Parser)]
+#[command(
+    name = "sfrest",
+    version,
+    about = "Service Fabric HTTP gateway client (REST API 6.0)"
+)]
+struct Cli {
+    /// Where to send requests; also accepted after the subcommand.
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The gateway to talk to. Flattened into each command that talks to one, and at the top for
+/// `sfrest --endpoint URL names ls …`.
+#[derive(Args, Clone, Default)]
+struct Target {
+    /// Gateway URL, e.g. http://localhost:19080. Without one, read commands use an embedded
+    /// emulator with the seeded state; commands that change state refuse.
+    #[arg(long, env = "SF_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Server-side timeout in seconds (1..=4294967295) [default: 60].
+    #[arg(long)]
+    timeout: Option<u64>,
+}
+
+impl Target {
+    /// This command's flags, else the top-level ones.
+    fn or(&self, top: &Target) -> Target {
+        Target {
+            endpoint: self.endpoint.clone().or_else(|| top.endpoint.clone()),
+            timeout: self.timeout.or(top.timeout),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Service Fabric names.
+    Names {
+        #[command(subcommand)]
+        command: NamesCommand,
+    },
+    /// Show image-store upload sessions and the byte ranges they still miss; commit or delete
+    /// one.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        group(clap::ArgGroup::new("key").required(true).args(["id", "path"]))
+    )]
+    UploadSession {
+        #[command(subcommand)]
+        command: Option<SessionCommand>,
+        #[command(flatten)]
+        show: SessionShow,
+    },
+    /// Upload a local file to the image store in chunks and commit it; resumable.
+    Upload(upload::UploadArgs),
+    /// Run the gateway emulator in the foreground (for curl, sfctl, the Python SDK).
+    Emulator(emulator::EmulatorArgs),
+    /// Walk through the three operations: on the seeded embedded emulator, or on --endpoint
+    /// under a unique prefix it cleans up.
+    Tour {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum NamesCommand {
+    /// List the names under NAME (fabric:/samples or samples), following every page.
+    Ls {
+        /// The parent name.
+        name: String,
+        /// All descendants, not only direct children.
+        #[arg(long)]
+        recursive: bool,
+        /// Print a JSON array of names (printed whole, or not at all on failure).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Create NAME; missing parents are created too.
+    Create {
+        /// The name (fabric:/a/b or a/b).
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Delete NAME (it must have no children).
+    Rm {
+        /// The name (fabric:/a/b or a/b).
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print `true` or `false`: whether NAME exists.
+    Exists {
+        /// The name (fabric:/a/b or a/b).
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// `upload-session --id ID | --path PATH`: exactly one of them (the `key` group).
+#[derive(Args)]
+struct SessionShow {
+    /// The session id (a UUID).
+    #[arg(long)]
+    id: Option<Uuid>,
+    /// The image-store relative path (e.g. SwaggerTest\Common.dll).
+    #[arg(long)]
+    path: Option<String>,
+    /// Print JSON (numbers as numbers).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Commit a complete session: the file appears in the image store.
+    Commit {
+        /// The session id.
+        #[arg(long)]
+        id: Uuid,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Delete a session and the chunks it received.
+    Delete {
+        /// The session id.
+        #[arg(long)]
+        id: Uuid,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            output::note(format_args!("error: cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli));
+    // Do not wait for tasks still blocked on a dead peer.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// The client for `target`, or for an embedded emulator started from `embedded` (kept alive
+/// by the returned handle); says so on stderr.
+pub(crate) async fn connect(
+    target: &Target,
+    embedded: EmulatorBuilder,
+    note: &str,
+) -> Result<(Client, Option<Emulator>), Failure> {
+    let (endpoint, emulator) = match &target.endpoint {
+        Some(endpoint) => (endpoint.clone(), None),
+        None => {
+            let emulator = embedded.start().await.map_err(|e| {
+                Failure::Usage(format!(
+                    "cannot start the embedded emulator ({e}): it needs a free loopback port and \
+                     a writable temporary directory"
+                ))
+            })?;
+            output::note(format_args!(
+                "sfrest: no --endpoint or SF_ENDPOINT given; using an embedded emulator with the \
+                 seeded state at {}{note}",
+                emulator.endpoint()
+            ));
+            (emulator.endpoint().to_string(), Some(emulator))
+        }
+    };
+    let client = Client::builder(&endpoint)
+        .server_timeout(target.timeout.unwrap_or(DEFAULT_SERVER_TIMEOUT))
+        .build()?;
+    Ok((client, emulator))
+}
+
+/// The client for a command that changes state: only a real target will do, since an
+/// embedded emulator would take the change and vanish with it.
+pub(crate) async fn connect_for_change(target: &Target, command: &str) -> Result<Client, Failure> {
+    if target.endpoint.is_none() {
+        return Err(Failure::Usage(format!(
+            "`sfrest {command}` changes state, so it needs a gateway: give --endpoint URL or set \
+             SF_ENDPOINT (for a local one, run `sfrest emulator` and pass the URL it prints)"
+        )));
+    }
+    let (client, _) = connect(target, Emulator::builder(), "").await?;
+    Ok(client)
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let top = &cli.target;
+    match cli.command {
+        Command::Emulator(args) => emulator::run(&args).await,
+        Command::Tour { target } => tour::run(&target.or(top)).await,
+        Command::Upload(args) => upload::run(&args, &args.target.or(top)).await,
+        Command::Names { command } => names(command, top).await,
+        Command::UploadSession { command, show } => match (command, show) {
+            (Some(SessionCommand::Commit { id, target }), _) => {
+                let client = connect_for_change(&target.or(top), "upload-session commit").await?;
+                client.commit_upload_session(id).await?;
+                out(format_args!("committed upload session {id}\n"))
+            }
+            (Some(SessionCommand::Delete { id, target }), _) => {
+                let client = connect_for_change(&target.or(top), "upload-session delete").await?;
+                client.delete_upload_session(id).await?;
+                out(format_args!("deleted upload session {id}\n"))
+            }
+            (None, show) => show_sessions(show, top).await,
+        },
+    }
+}
+
+async fn names(command: NamesCommand, top: &Target) -> Result<(), Failure> {
+    match command {
+        NamesCommand::Ls {
+            name,
+            recursive,
+            json,
+            target,
+        } => {
+            let (client, _emulator) =
+                connect(&target.or(top), Emulator::builder().seeded(true), "").await?;
+            let mut names = client.sub_names(&name, recursive);
+            if json {
+                // Printed whole once every page has arrived: valid JSON or nothing.
+                let all: Vec<String> = names.try_collect().await?;
+                return out(format_args!("{}\n", output::json_strings(&all)));
+            }
+            out("NAME\n")?;
+            let mut count = 0usize;
+            while let Some(name) = names.try_next().await? {
+                out(format_args!("{name}\n"))?;
+                count += 1;
+            }
+            output::note(format_args!("{count} names"));
+            Ok(())
+        }
+        NamesCommand::Create { name, target } => {
+            let client = connect_for_change(&target.or(top), "names create").await?;
+            client.create_name(&name).await?;
+            out(format_args!("created {name}\n"))
+        }
+        NamesCommand::Rm { name, target } => {
+            let client = connect_for_change(&target.or(top), "names rm").await?;
+            client.delete_name(&name).await?;
+            out(format_args!("deleted {name}\n"))
+        }
+        NamesCommand::Exists { name, target } => {
+            let (client, _emulator) =
+                connect(&target.or(top), Emulator::builder().seeded(true), "").await?;
+            let exists = client.name_exists(&name).await?;
+            out(format_args!("{exists}\n"))
+        }
+    }
+}
+
+async fn show_sessions(show: SessionShow, top: &Target) -> Result<(), Failure> {
+    let (client, _emulator) =
+        connect(&show.target.or(top), Emulator::builder().seeded(true), "").await?;
+    let sessions = match (&show.id, &show.path) {
+        (Some(id), _) => client.upload_sessions_by_id(*id).await?,
+        (None, Some(path)) => client.upload_sessions_by_path(path).await?,
+        (None, None) => Vec::new(),
+    };
+    if show.json {
+        out(format_args!("{}\n", table::sessions_json(&sessions)))
+    } else if sessions.is_empty() {
+        out("no upload session\n")
+    } else {
+        out(table::sessions_table(&sessions))
+    }
+}

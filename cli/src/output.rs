@@ -1,0 +1,99 @@
+//! What the CLI writes, and how it ends. stdout holds only results (valid JSON with `--json`);
+//! notes and errors go to stderr. A closed stdout (`sfrest … | head -1`) ends the command
+//! quietly instead of panicking in `println!`.
+
+use std::{
+    fmt::Display,
+    io::{self, Write},
+    process::ExitCode,
+};
+
+use servicefabric_rest::Error;
+
+/// Why a command did not finish.
+pub enum Failure {
+    /// The call failed; printed with the gateway's code when there is one.
+    Client(Error),
+    /// The command line asks for something the CLI will not do; says why.
+    Usage(String),
+    /// stdout was closed by its reader: nothing left to say.
+    ClosedPipe,
+    /// SIGINT or SIGTERM; the exit status is 128 + the signal number.
+    Signal(u8),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self::Client(e)
+    }
+}
+
+impl Failure {
+    /// Prints the failure to stderr and gives the exit status: 1 for a failed call, 2 for a
+    /// refused command line, 0 for a closed pipe, 128 + N for signal N.
+    pub fn report(self) -> ExitCode {
+        match self {
+            Self::Client(Error::Gateway {
+                status,
+                code,
+                message,
+                resource,
+                ..
+            }) => {
+                let about = resource.map(|r| format!(" ({r})")).unwrap_or_default();
+                note(format_args!(
+                    "error: {code}: {message}{about} (HTTP {status})"
+                ));
+                ExitCode::FAILURE
+            }
+            Self::Client(other) => {
+                note(format_args!("error: {other}"));
+                ExitCode::FAILURE
+            }
+            Self::Usage(why) => {
+                note(format_args!("error: {why}"));
+                ExitCode::from(2)
+            }
+            Self::ClosedPipe => ExitCode::SUCCESS,
+            Self::Signal(number) => ExitCode::from(128 + number),
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe becomes [`Failure::ClosedPipe`].
+pub fn out(text: impl Display) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    write!(stdout, "{text}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe => Failure::ClosedPipe,
+            _ => Failure::Usage(format!("cannot write to stdout: {e}")),
+        })
+}
+
+/// A line on stderr; never fails (a closed stderr has no one to tell).
+pub fn note(text: impl Display) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// A JSON array of strings.
+pub fn json_strings(list: &[String]) -> String {
+    // Strings always serialise; the fallback is never taken.
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM; gives the signal's number.
+pub async fn interrupted() -> u8 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => 2,
+                _ = term.recv() => 15,
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    2
+}

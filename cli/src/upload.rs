@@ -1,0 +1,98 @@
+//! `sfrest upload`: a resumable upload, and the command that resumes it when there is
+//! something on the server to resume.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Args;
+use servicefabric_rest::{Client, Error, UploadOptions, Uuid};
+
+use crate::{
+    Target,
+    output::{Failure, interrupted, note, out},
+};
+
+/// How long to wait for the session read-back that decides whether to print the resume hint.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// The local file.
+    file: PathBuf,
+    /// Image-store relative path to upload to (e.g. Store\\MyApp\\Code.zip).
+    #[arg(long)]
+    path: String,
+    /// Resume this session (printed by an earlier, interrupted upload).
+    #[arg(long)]
+    session_id: Option<Uuid>,
+    /// Largest chunk in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    chunk_size: u64,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
+    let client = crate::connect_for_change(target, "upload").await?;
+    let id = args.session_id.unwrap_or_else(Uuid::new_v4);
+    let options = UploadOptions {
+        session_id: Some(id),
+        chunk_size: args.chunk_size,
+        ..UploadOptions::default()
+    };
+    let outcome = tokio::select! {
+        outcome = client.upload_file(&args.file, &args.path, &options) => outcome,
+        signal = interrupted() => {
+            hint(&client, args, id).await;
+            return Err(Failure::Signal(signal));
+        }
+    };
+    match outcome {
+        Ok(report) => out(format_args!(
+            "uploaded {} of {} bytes in {} chunks to {} (session {}, {} retries); committed\n",
+            report.bytes_sent,
+            report.file_size,
+            report.chunks_sent,
+            args.path,
+            report.session_id,
+            report.retries
+        )),
+        // Refused before anything was sent: there is nothing to resume.
+        Err(e @ Error::InvalidInput { .. }) => Err(e.into()),
+        Err(e) => {
+            hint(&client, args, id).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Prints the resume command when session `id` exists on the server for this path, or when
+/// the server cannot be asked (it may still hold the session).
+async fn hint(client: &Client, args: &UploadArgs, id: Uuid) {
+    let command = format!(
+        "sfrest upload '{}' --path '{}' --session-id {id}",
+        args.file.display(),
+        args.path
+    );
+    let wanted = args.path.replace('/', "\\");
+    match tokio::time::timeout(CHECK_TIMEOUT, client.upload_sessions_by_id(id)).await {
+        Ok(Ok(sessions)) => {
+            let resumable = sessions
+                .iter()
+                .any(|s| s.store_relative_path == args.path || s.store_relative_path == wanted);
+            if resumable {
+                note(format_args!("sfrest: resume with: {command}"));
+            } else {
+                note(format_args!(
+                    "sfrest: the gateway holds no upload session {id} for this path: nothing to \
+                     resume"
+                ));
+            }
+        }
+        Ok(Err(e)) => note(format_args!(
+            "sfrest: cannot check upload session {id} ({e}); if it exists, resume with: {command}"
+        )),
+        Err(_) => note(format_args!(
+            "sfrest: no answer checking upload session {id}; if it exists, resume with: {command}"
+        )),
+    }
+}

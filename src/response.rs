@@ -1,0 +1,60 @@
+//! Turns the generated client's outcome into the typed layer's.
+
+use progenitor_client::ResponseValue;
+use reqwest::StatusCode;
+
+use crate::{
+    Error, Result,
+    generated::{self, types},
+    hooks::{MAX_FAILURE_BODY, read_bounded},
+};
+
+/// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
+pub(crate) enum Answer<T> {
+    Body(T),
+    Empty,
+}
+
+/// Maps a generated call's outcome; `about` names what the call was about in status errors.
+pub(crate) async fn finish<T>(
+    answer: std::result::Result<ResponseValue<T>, generated::Error<types::FabricError>>,
+    about: impl FnOnce() -> String,
+) -> Result<Answer<T>> {
+    use generated::Error as E;
+    let error = match answer {
+        Ok(value) => return Ok(Answer::Body(value.into_inner())),
+        Err(error) => error,
+    };
+    let error = match error {
+        E::ErrorResponse(value) => {
+            let status = value.status();
+            let error = value.into_inner().error;
+            Error::gateway(status, error.code, error.message)
+        }
+        E::UnexpectedResponse(response) if response.status() == StatusCode::NO_CONTENT => {
+            return Ok(Answer::Empty);
+        }
+        E::UnexpectedResponse(response) => {
+            let status = response.status();
+            let body = read_bounded(response, MAX_FAILURE_BODY)
+                .await
+                .map_err(Error::from_reqwest)?;
+            if status.is_success() || status.is_informational() {
+                Error::decode(status, format!("unexpected status {status}"), &body)
+            } else {
+                Error::from_failure(status, &body)
+            }
+        }
+        E::InvalidResponsePayload(body, _) if body.iter().all(u8::is_ascii_whitespace) => {
+            return Ok(Answer::Empty);
+        }
+        E::InvalidResponsePayload(body, e) => Error::decode(StatusCode::OK, e, &body),
+        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
+            Error::from_reqwest(e)
+        }
+        E::InvalidRequest(detail) | E::Custom(detail) => {
+            Error::invalid("request", detail, "a request the generated client accepts")
+        }
+    };
+    Err(error.about(about))
+}
