@@ -151,12 +151,22 @@ fn seed_page_examples(text: &str) -> Vec<(String, Value)> {
     out
 }
 
+/// `../shared/<name>` beside the clone. A user's clone may not have it, and the comparisons
+/// are skipped there; CI always has it, so with `CI` set its absence is a failure, not a skip.
 fn shared_dir(name: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("shared")
         .join(name);
-    dir.is_dir().then_some(dir)
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {} is missing: the comparison against shared/ cannot be skipped in CI",
+        dir.display()
+    );
+    None
 }
 
 #[test]

@@ -182,6 +182,7 @@ async fn known_and_unknown_error_codes_are_typed() {
         "{err:?}"
     );
     assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
+    assert!(!err.code().is_some_and(ErrorCode::is_known));
     // Codes the gateway returns outside the published list are known by name.
     assert_eq!(
         ErrorCode::from_code("FABRIC_E_INVALID_UPLOAD_SESSION_ID"),
@@ -311,6 +312,108 @@ async fn nothing_listening_is_a_connect_error() {
         .expect_err("refused");
     assert!(matches!(err, Error::Connect(_)), "{err:?}");
     assert!(err.is_transient());
+    // Display carries the cause, not only "error sending request".
+    let text = err.to_string().to_lowercase();
+    assert!(text.contains("connection refused"), "{text}");
+}
+
+#[tokio::test]
+async fn not_found_errors_name_what_was_asked_for() {
+    let server = serve(|t| {
+        if t.contains("GetSubNames") {
+            reply(404, "FABRIC_E_NAME_DOES_NOT_EXIST", r#"{"Error":{"Code":"FABRIC_E_NAME_DOES_NOT_EXIST","Message":"Name does not exist."}}"#)
+        } else {
+            reply_typed(404, "Not Found", "text/html", "<html>no</html>")
+        }
+    })
+    .await;
+    let client = Client::new(&server.url).expect("client");
+    let err = client
+        .sub_names_page("fabric:/nope/app", false, None)
+        .await
+        .expect_err("404");
+    let text = err.to_string();
+    assert!(
+        text.contains("fabric:/nope/app") && text.contains("FABRIC_E_NAME_DOES_NOT_EXIST"),
+        "{text}"
+    );
+    let err = client
+        .upload_sessions_by_path("Store\\App\\gone.zip")
+        .await
+        .expect_err("404");
+    assert!(err.to_string().contains("Store\\App\\gone.zip"), "{err}");
+    let id = id();
+    let err = client.commit_upload_session(id).await.expect_err("404");
+    assert!(err.to_string().contains(&id.to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn raw_client_fills_in_api_version_and_keeps_failure_statuses() {
+    use servicefabric_rest::generated::Error as RawError;
+    let server = serve(|t| {
+        if t.contains("empty") {
+            reply_typed(404, "Not Found", "application/json", "")
+        } else if t.contains("html") {
+            reply_typed(503, "Service Unavailable", "text/html", "<html>busy</html>")
+        } else if t.contains("fabric") {
+            reply(
+                409,
+                "FABRIC_E_NAME_ALREADY_EXISTS",
+                r#"{"Error":{"Code":"FABRIC_E_NAME_ALREADY_EXISTS","Message":"Null"}}"#,
+            )
+        } else {
+            reply(
+                200,
+                "OK",
+                r#"{"ContinuationToken":"","IsConsistent":true,"SubNames":["fabric:/a/b"]}"#,
+            )
+        }
+    })
+    .await;
+    let raw = Client::new(&server.url).expect("client").raw();
+    // No .api_version(..): the spec's version is the default.
+    let page = raw
+        .get_sub_name_info_list()
+        .name_id("a")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.into_inner().sub_names.len(), 1);
+    assert_eq!(
+        server.targets().last().map(String::as_str),
+        Some("/Names/a/$/GetSubNames?api-version=6.0")
+    );
+    for (name, status) in [("empty", 404), ("html", 503)] {
+        match raw.get_name_exists_info().name_id(name).send().await {
+            Err(RawError::UnexpectedResponse(response)) => {
+                assert_eq!(response.status().as_u16(), status, "{name}")
+            }
+            other => panic!("{name}: expected UnexpectedResponse, got {other:?}"),
+        }
+    }
+    match raw.get_name_exists_info().name_id("fabric").send().await {
+        Err(RawError::ErrorResponse(value)) => {
+            assert_eq!(value.status().as_u16(), 409);
+            assert_eq!(value.into_inner().error.code, ErrorCode::NameAlreadyExists);
+        }
+        other => panic!("expected ErrorResponse, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn streams_poll_without_pinning() {
+    let server = serve(|_| reply(200, "OK", r#"{"ContinuationToken":"","IsConsistent":true,"SubNames":["fabric:/a/b","fabric:/a/c"]}"#)).await;
+    let client = Client::new(&server.url).expect("client");
+    let mut names = client.sub_names("a", false);
+    let mut seen = Vec::new();
+    while let Some(name) = names.try_next().await.expect("name") {
+        seen.push(name);
+    }
+    assert_eq!(seen, ["fabric:/a/b", "fabric:/a/c"]);
+    let mut pages = client.sub_name_pages("a", false);
+    let page = pages.try_next().await.expect("page").expect("one page");
+    assert_eq!(page.continuation_token, None);
+    assert!(pages.try_next().await.expect("end").is_none());
 }
 
 fn page(names: &[String], token: &str) -> String {

@@ -1,4 +1,6 @@
-//! The `sfrest` binary as a user runs it.
+//! The `sfrest` binary as a user and a script run it.
+
+mod support;
 
 use std::{
     io::{BufRead, BufReader},
@@ -21,8 +23,19 @@ fn sfrest(args: &[&str]) -> (i32, String, String) {
 /// `sfrest emulator` on a free port with `extra` arguments; returns it and its endpoint (read
 /// from the banner on stderr).
 fn standalone_emulator(extra: &[&str]) -> (std::process::Child, String) {
+    let (child, banner) = emulator_with_banner("127.0.0.1:0", extra);
+    let endpoint = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("endpoint in banner")
+        .to_string();
+    (child, endpoint)
+}
+
+/// `sfrest emulator --listen LISTEN`, and the banner line it prints on stderr.
+fn emulator_with_banner(listen: &str, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
-        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(["emulator", "--listen", listen])
         .args(extra)
         .stderr(Stdio::piped())
         .spawn()
@@ -31,12 +44,15 @@ fn standalone_emulator(extra: &[&str]) -> (std::process::Child, String) {
     BufReader::new(child.stderr.take().expect("stderr"))
         .read_line(&mut line)
         .expect("banner");
-    let endpoint = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("endpoint in banner")
-        .to_string();
-    (child, endpoint)
+    (child, line)
+}
+
+fn sigterm(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
 }
 
 #[test]
@@ -178,4 +194,354 @@ fn upload_a_file_to_a_standalone_emulator() {
     assert_ne!(code2, 0);
     assert!(err2.contains("/no/such/file"), "{err2}");
     assert!(!err2.contains("resume with"), "nothing to resume: {err2}");
+}
+
+#[test]
+fn json_is_whole_or_nothing_when_a_call_fails() {
+    // Page 1 arrives, page 2 fails: a streaming printer would have written `["fabric:/a/x"`.
+    let url = support::serve(|_, target, n| {
+        if target.contains("GetSubNames") && n == 0 {
+            support::names_page(&["fabric:/a/x".to_string()], "fabric:/a/x$1")
+        } else {
+            support::fabric_error(503, "E_ABORT")
+        }
+    });
+    let (code, out, err) = sfrest(&["--endpoint", &url, "names", "ls", "a", "--json"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "", "stdout holds valid JSON or nothing");
+    assert!(err.contains("E_ABORT"), "{err}");
+    let (code, out, _) = sfrest(&[
+        "upload-session",
+        "--endpoint",
+        &url,
+        "--id",
+        "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+        "--json",
+    ]);
+    assert_eq!((code, out.as_str()), (1, ""));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let names: Vec<String> = (0..50_000)
+        .map(|i| format!("fabric:/big/name-{i:06}"))
+        .collect();
+    let url = support::serve(move |_, _, _| support::names_page(&names, ""));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args(["names", "ls", "big", "--endpoint", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line"); // the reader (and the pipe) is dropped here, as `head -1` does
+    assert_eq!(first, "NAME\n");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn cells_longer_than_65535_characters_print() {
+    let path = "p".repeat(70_000);
+    let answer_path = path.clone();
+    let url = support::serve(move |_, _, _| {
+        support::one_session(
+            "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+            &answer_path,
+            10,
+            (0, 9),
+        )
+    });
+    let (code, out, err) = sfrest(&[
+        "upload-session",
+        "--id",
+        "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+        "--endpoint",
+        &url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        out.lines().nth(1).is_some_and(|row| row.contains(&path)),
+        "row with the path"
+    );
+}
+
+#[test]
+fn state_changes_refuse_without_an_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, b"data").expect("write");
+    let file = file.to_string_lossy().to_string();
+    let id = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b";
+    for args in [
+        vec!["names", "create", "fabric:/x"],
+        vec!["names", "rm", "fabric:/samples/data"],
+        vec!["upload", &file, "--path", "x"],
+        vec!["upload-session", "commit", "--id", id],
+        vec!["upload-session", "delete", "--id", id],
+    ] {
+        let (code, out, err) = sfrest(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(
+            err.contains("--endpoint")
+                && err.contains("SF_ENDPOINT")
+                && err.contains("changes state"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("resume with"), "{err}");
+    }
+    // Read commands keep the embedded default.
+    let (code, out, err) = sfrest(&["names", "exists", "fabric:/samples/apps"]);
+    assert_eq!((code, out.as_str()), (0, "true\n"), "{err}");
+}
+
+#[test]
+fn names_and_sessions_change_through_the_cli() {
+    let (mut child, endpoint) = standalone_emulator(&["--no-seed"]);
+    let run = |args: &[&str]| {
+        let mut all = vec!["--endpoint", endpoint.as_str()];
+        all.extend_from_slice(args);
+        sfrest(&all)
+    };
+    assert_eq!(run(&["names", "create", "fabric:/cli/a"]).0, 0);
+    assert_eq!(run(&["names", "exists", "fabric:/cli"]).1, "true\n");
+    let (code, _, err) = run(&["names", "rm", "fabric:/cli"]);
+    assert_eq!(code, 1, "not empty");
+    assert!(
+        err.contains("FABRIC_E_NAME_NOT_EMPTY") && err.contains("fabric:/cli"),
+        "{err}"
+    );
+    assert_eq!(run(&["names", "rm", "fabric:/cli/a"]).0, 0);
+    assert_eq!(run(&["names", "exists", "fabric:/cli/a"]).1, "false\n");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, vec![7u8; 1000]).expect("write");
+    let id = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    // Commit of an unknown session: the gateway's 400, named.
+    let (code, _, err) = run(&["upload-session", "commit", "--id", id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E_INVALIDARG") && err.contains(id), "{err}");
+    let (code, out, err) = run(&[
+        "upload",
+        &file.to_string_lossy(),
+        "--path",
+        "d\\f.bin",
+        "--session-id",
+        id,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("committed"), "{out}");
+    assert_eq!(run(&["upload-session", "delete", "--id", id]).0, 0);
+    let (_, out, _) = run(&["upload-session", "--id", id]);
+    assert_eq!(out, "no upload session\n");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn resume_hint_only_when_the_server_holds_the_session() {
+    let id = "11111111-2222-4333-8444-555555555555";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, vec![1u8; 300]).expect("write");
+    let file = file.to_string_lossy().to_string();
+    let upload = |url: &str| {
+        sfrest(&[
+            "upload",
+            &file,
+            "--path",
+            "a\\f.bin",
+            "--chunk-size",
+            "100",
+            "--session-id",
+            id,
+            "--endpoint",
+            url,
+        ])
+    };
+
+    // The first chunk is taken, the second refused: the session exists to resume.
+    let url = support::serve(move |method, target, n| match method {
+        "GET" if n == 0 => (204, "No Content", String::new()),
+        "GET" => support::one_session(id, "a\\f.bin", 300, (100, 299)),
+        _ if target.contains("UploadChunk") && n == 1 => (200, "OK", String::new()),
+        _ => support::fabric_error(400, "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
+    });
+    let (code, _, err) = upload(&url);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "resume with: sfrest upload '{file}' --path 'a\\f.bin' --session-id {id}"
+        )),
+        "{err}"
+    );
+
+    // The first chunk is refused (a path the gateway will not take): nothing to resume.
+    let url = support::serve(|method, _, _| match method {
+        "GET" => (204, "No Content", String::new()),
+        _ => support::fabric_error(400, "E_INVALIDARG"),
+    });
+    let (code, _, err) = upload(&url);
+    assert_eq!(code, 1);
+    assert!(!err.contains("resume with"), "{err}");
+    assert!(err.contains("nothing to resume"), "{err}");
+
+    // Local mistakes are refused before anything is sent.
+    for local in ["/no/such/file", dir.path().to_str().expect("utf-8")] {
+        let (code, _, err) = sfrest(&["upload", local, "--path", "x", "--endpoint", &url]);
+        assert_eq!(code, 1);
+        assert!(err.contains(local) && !err.contains("resume with"), "{err}");
+    }
+    let (code, _, err) = sfrest(&["upload", &file, "--path", "a\\..\\b", "--endpoint", &url]);
+    assert_eq!(code, 1);
+    assert!(!err.contains("resume with"), "{err}");
+}
+
+#[test]
+fn sigterm_during_an_upload_prints_the_resume_hint() {
+    let (mut emulator, endpoint) = standalone_emulator(&["--no-seed"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, vec![3u8; 64 * 1024 * 1024]).expect("write");
+    let id = "21111111-2222-4333-8444-555555555555";
+    let upload = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args(["upload", &file.to_string_lossy(), "--path", "big.bin"])
+        .args([
+            "--chunk-size",
+            "16384",
+            "--session-id",
+            id,
+            "--endpoint",
+            &endpoint,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the gateway holds part of the file, then stop the upload.
+    let started = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        let (_, out, _) = sfrest(&["upload-session", "--id", id, "--endpoint", &endpoint]);
+        out.contains("big.bin")
+    });
+    assert!(started, "the upload never reached the emulator");
+    sigterm(&upload);
+    let out = upload.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let _ = emulator.kill();
+    let _ = emulator.wait();
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(
+        err.contains(&format!("--session-id {id}")) && err.contains("resume with"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tour_on_an_explicit_endpoint_leaves_no_trace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut child, endpoint) =
+        standalone_emulator(&["--no-seed", "--data-dir", &data.to_string_lossy()]);
+    let keep = sfrest(&[
+        "names",
+        "create",
+        "fabric:/keep/me",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(keep.0, 0, "{}", keep.2);
+    let (code, out, err) = sfrest(&["tour", "--endpoint", &endpoint]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("page 1:") && out.contains("== 5."), "{out}");
+    assert!(out.contains("now reports the session complete"), "{out}");
+    let prefix = err
+        .split_whitespace()
+        .find(|w| w.starts_with("fabric:/sfrest-tour-"))
+        .expect("the tour names its prefix")
+        .to_string();
+    let exists = |name: &str| sfrest(&["names", "exists", name, "--endpoint", &endpoint]).1;
+    assert_eq!(exists(&prefix), "false\n", "the tour's names are gone");
+    assert_eq!(
+        exists("fabric:/keep/me"),
+        "true\n",
+        "existing state untouched"
+    );
+    let store = data.join("store");
+    let files = std::fs::read_dir(&store).map(|d| d.count()).unwrap_or(0);
+    let sessions = std::fs::read_dir(data.join("sessions"))
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
+            .count()
+        })
+        .unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        (files, sessions),
+        (0, 0),
+        "no committed file and no open session left"
+    );
+}
+
+#[test]
+fn emulator_listens_on_localhost_0_and_cleans_up_on_sigterm() {
+    let (child, banner) = emulator_with_banner("localhost:0", &[]);
+    let data = banner
+        .split("(data in ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("data dir in banner")
+        .to_string();
+    assert!(std::path::Path::new(&data).is_dir(), "{banner}");
+    assert!(!banner.contains(":0 "), "prints the real port: {banner}");
+    sigterm(&child);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!std::path::Path::new(&data).exists(), "{data} removed");
+}
+
+#[test]
+fn help_lists_only_flags_that_mean_something() {
+    let (_, help, _) = sfrest(&["emulator", "--help"]);
+    assert!(
+        help.contains("--listen") && !help.contains("--endpoint") && !help.contains("--timeout"),
+        "{help}"
+    );
+    let (_, help, _) = sfrest(&["names", "ls", "--help"]);
+    assert!(
+        help.contains("--endpoint") && help.contains("--timeout"),
+        "{help}"
+    );
+    // Both placements of --endpoint keep working.
+    let (mut child, endpoint) = standalone_emulator(&[]);
+    let before = sfrest(&[
+        "--endpoint",
+        &endpoint,
+        "names",
+        "exists",
+        "fabric:/samples",
+    ]);
+    let after = sfrest(&[
+        "names",
+        "exists",
+        "fabric:/samples",
+        "--endpoint",
+        &endpoint,
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(before.1, "true\n", "{}", before.2);
+    assert_eq!(after.1, "true\n", "{}", after.2);
+    assert!(!before.2.contains("embedded") && !after.2.contains("embedded"));
 }
