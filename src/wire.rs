@@ -40,12 +40,12 @@ const KEEP_SLASH: &AsciiSet = &SEGMENT
 
 /// Encodes a path parameter as one segment: `SwaggerTest\Common.dll` -> `SwaggerTest%5CCommon.dll`,
 /// `Store/MyApp/Code.zip` -> `Store%2FMyApp%2FCode.zip`.
-pub fn encode_path_segment(value: &str) -> String {
+pub(crate) fn encode_path_segment(value: &str) -> String {
     utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 /// Encodes a path parameter that keeps its `/`: `samples/apps` stays `samples/apps`.
-pub fn encode_path_keep_slash(value: &str) -> String {
+pub(crate) fn encode_path_keep_slash(value: &str) -> String {
     utf8_percent_encode(value, KEEP_SLASH).to_string()
 }
 

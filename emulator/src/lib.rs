@@ -112,6 +112,13 @@ pub struct EmulatorBuilder {
 
 impl EmulatorBuilder {
     /// Address to listen on (default `127.0.0.1:0`, a free port).
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().listen(([127, 0, 0, 1], 19080).into()).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
         self
@@ -120,42 +127,96 @@ impl EmulatorBuilder {
     /// Keeps state in `dir` (committed files under `store/`, open sessions under
     /// `sessions/`, names in `names.log`), so that a restart loses nothing acknowledged.
     /// Default: a temporary directory removed when the emulator stops.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().data_dir("./sf-data").start().await?;
+    /// // after a restart with the same directory, names, sessions and files are still there
+    /// # Ok(()) }
+    /// ```
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
     }
 
     /// Starts with the seed pages' names and upload sessions.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().seeded(true).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn seeded(mut self, seeded: bool) -> Self {
         self.seeded = seeded;
         self
     }
 
     /// Cuts `GetSubNames` pages at about this many bytes (default 3 MiB, like the runtime).
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().page_bytes(4096).start().await?; // many small pages
+    /// # Ok(()) }
+    /// ```
     pub fn page_bytes(mut self, bytes: usize) -> Self {
         self.page_bytes = bytes.max(1);
         self
     }
 
     /// Also cuts pages at this many names (default: no count limit).
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().seeded(true).page_max_names(3).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn page_max_names(mut self, names: usize) -> Self {
         self.page_max_names = Some(names.max(1));
         self
     }
 
     /// Idle time after which an upload session expires (default 30 minutes).
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder()
+    ///     .session_ttl(std::time::Duration::from_secs(1))
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl;
         self
     }
 
     /// Largest chunk one UploadChunk request may carry (default 256 MiB).
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().max_chunk_bytes(1024 * 1024).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn max_chunk_bytes(mut self, bytes: u64) -> Self {
         self.max_chunk_bytes = bytes;
         self
     }
 
     /// Binds, loads or seeds the state, and starts serving.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().seeded(true).start().await?;
+    /// println!("serving on {}", emulator.endpoint());
+    /// # Ok(()) }
+    /// ```
     pub async fn start(self) -> io::Result<Emulator> {
         let (temp, root) = match &self.data_dir {
             Some(dir) => (None, dir.clone()),
@@ -267,6 +328,13 @@ impl std::fmt::Debug for Emulator {
 
 impl Emulator {
     /// Configures an emulator before starting it.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().seeded(true).page_max_names(3).start().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -280,32 +348,80 @@ impl Emulator {
     }
 
     /// An empty emulator on `127.0.0.1` and a free port.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start() -> io::Result<Self> {
         Self::builder().start().await
     }
 
     /// An emulator holding the seed pages' names and upload sessions.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start_seeded().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start_seeded() -> io::Result<Self> {
         Self::builder().seeded(true).start().await
     }
 
     /// The URL to give a client (`http://127.0.0.1:PORT`).
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// assert!(emulator.endpoint().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// The address it listens on.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// assert!(emulator.local_addr().ip().is_loopback());
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Where its state lives; committed files are under `store/`.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// let committed = emulator.data_dir().join("store");
+    /// # Ok(()) }
+    /// ```
     pub fn data_dir(&self) -> &Path {
         &self.root
     }
 
     /// Creates many names at once, in process (for large test and benchmark setups).
     /// Existing names are skipped; an invalid name stops with its value.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// let names = (0..10_000).map(|i| format!("fabric:/bench/n{i:05}"));
+    /// let created = emulator.create_names(names).map_err(std::io::Error::other)?;
+    /// assert_eq!(created, 10_000);
+    /// # Ok(()) }
+    /// ```
     pub fn create_names<I, S>(&self, names: I) -> Result<usize, String>
     where
         I: IntoIterator<Item = S>,
@@ -331,6 +447,14 @@ impl Emulator {
     }
 
     /// Stops serving and waits for the server task to end.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// emulator.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
