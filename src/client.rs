@@ -58,13 +58,18 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// Uses a caller-built `reqwest::Client` (TLS identity, proxies, pool settings). Its own
     /// timeout is overridden per request by [`Self::http_timeout`]. Use this crate's
-    /// re-exported [`reqwest`](crate::reqwest), so the versions match.
+    /// re-exported [`reqwest`](crate::reqwest), so the versions match, and build it with
+    /// `redirect(Policy::none())` as the default client is: a redirect the client follows
+    /// re-sends request bodies elsewhere, and this crate cannot undo that.
     ///
     /// ```no_run
     /// use servicefabric_rest::{Client, reqwest};
     ///
     /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let http = reqwest::Client::builder().pool_max_idle_per_host(4).build()?;
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .pool_max_idle_per_host(4)
+    ///     .build()?;
     /// let client = Client::builder("http://localhost:19080").http_client(http).build()?;
     /// # Ok(()) }
     /// ```
@@ -127,8 +132,11 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
+            // Never follow a redirect: reqwest would re-send a chunk body (with a Referer) to
+            // wherever a 3xx points, and turn a commit into a GET.
             None => reqwest::Client::builder()
                 .tcp_nodelay(true)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(Error::Transport)?,
         };

@@ -51,6 +51,18 @@ pub enum Error {
         /// What the call was about, as in [`Error::Gateway`].
         resource: Option<String>,
     },
+    /// The gateway, or something in front of it, answered with a redirect (3xx). It is never
+    /// followed: a chunk or a commit must not be re-sent to wherever a server points.
+    #[error("HTTP {status} redirect to {location:?}{}: not followed", about(.resource))]
+    #[non_exhaustive]
+    Redirect {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// The `Location` header, when there was one.
+        location: Option<String>,
+        /// What the call was about, as in [`Error::Gateway`].
+        resource: Option<String>,
+    },
     /// The request did not complete within the client-side HTTP timeout.
     #[error("request timed out: {}", chain(.0))]
     Timeout(#[source] reqwest::Error),
@@ -141,6 +153,7 @@ impl Error {
         match self {
             Self::Gateway { status, .. }
             | Self::UnexpectedResponse { status, .. }
+            | Self::Redirect { status, .. }
             | Self::Decode { status, .. } => Some(*status),
             _ => None,
         }
@@ -223,8 +236,9 @@ impl Error {
 
     /// Names what the call was about in an answer's error (`name fabric:/x`).
     pub(crate) fn about(mut self, what: impl FnOnce() -> String) -> Self {
-        if let Self::Gateway { resource, .. } | Self::UnexpectedResponse { resource, .. } =
-            &mut self
+        if let Self::Gateway { resource, .. }
+        | Self::UnexpectedResponse { resource, .. }
+        | Self::Redirect { resource, .. } = &mut self
         {
             *resource = Some(what());
         }

@@ -34,6 +34,14 @@ pub(crate) async fn finish<T>(
         E::UnexpectedResponse(response) if response.status() == StatusCode::NO_CONTENT => {
             return Ok(Answer::Empty);
         }
+        E::UnexpectedResponse(response) if response.status().is_redirection() => Error::Redirect {
+            status: response.status(),
+            location: response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            resource: None,
+        },
         E::UnexpectedResponse(response) => {
             let status = response.status();
             let body = read_bounded(response, MAX_FAILURE_BODY)

@@ -541,3 +541,47 @@ async fn a_repeated_token_fails_instead_of_looping() {
     );
     assert!(n.load(Ordering::SeqCst) < 20);
 }
+
+#[tokio::test]
+async fn redirects_are_errors_naming_the_location_and_never_followed() {
+    let elsewhere = serve(support::empty_answer).await;
+    let location = format!("{}/ImageStore/$/CommitUploadSession", elsewhere.url);
+    let answer = location.clone();
+    let server = serve(move |_| Reply {
+        raw: format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {answer}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes(),
+        delay: Duration::ZERO,
+        close: false,
+    })
+    .await;
+    let client = Client::new(&server.url).expect("client");
+    let id = id();
+    let err = client.commit_upload_session(id).await.expect_err("307");
+    assert!(
+        matches!(&err, Error::Redirect { status, location: Some(l), .. } if status.as_u16() == 307 && *l == location),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&location) && err.to_string().contains("not followed"),
+        "{err}"
+    );
+    assert!(!err.is_transient());
+    let err = client
+        .upload_chunk(
+            "a",
+            id,
+            servicefabric_rest::ChunkRange { start: 0, end: 3 },
+            4,
+            b"data".to_vec(),
+        )
+        .await
+        .expect_err("307");
+    assert!(matches!(err, Error::Redirect { .. }), "{err:?}");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "followed: {:?}",
+        elsewhere.requests()
+    );
+}
