@@ -24,6 +24,8 @@
 //! 7. Failure answers (4xx/5xx) are decoded by `crate::hooks::error_response` instead of
 //!    `ResponseValue::from_response`, which turns a body that is not a `FabricError` (a proxy's
 //!    HTML, the gateway's bodiless 404) into `InvalidResponsePayload` and loses the status.
+//! 8. Success bodies are read by `crate::hooks::success_response`, which stops at the client's
+//!    size limit: progenitor's `from_response` reads whatever length a server sends into memory.
 
 use std::{collections::BTreeSet, env, fs, path::Path, process};
 
@@ -246,8 +248,9 @@ fn route_encoders(tokens: TokenStream, keep_slash: &BTreeSet<String>) -> TokenSt
     out.into_iter().collect()
 }
 
-/// Customisations 6 and 7, as (what progenitor writes, what replaces it). Matched on the token
-/// stream's canonical text; a pattern that no longer matches (a new progenitor) fails the build.
+/// Customisations 6, 7 and 8, as (what progenitor writes, what replaces it). Matched on the token
+/// stream's canonical text, in order (8 matches what 7 left); a pattern that no longer matches
+/// (a new progenitor) fails the build.
 const PATCHES: &[(&str, &str)] = &[
     (
         "api_version : Err (\"api_version was not initialized\" . to_string ())",
@@ -256,6 +259,10 @@ const PATCHES: &[(&str, &str)] = &[
     (
         "Error :: ErrorResponse (ResponseValue :: from_response (response) . await ?)",
         "crate :: hooks :: error_response (response) . await",
+    ),
+    (
+        "ResponseValue :: from_response (response) . await",
+        "crate :: hooks :: success_response (client , response) . await",
     ),
 ];
 

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{Error, Result, generated, hooks::CallState};
+use crate::{Error, Result, RetryPolicy, endpoints::Endpoints, generated, hooks::CallState};
 
 /// The gateway's own default server timeout, in seconds.
 pub const DEFAULT_SERVER_TIMEOUT: u64 = 60;
@@ -10,6 +10,10 @@ pub const DEFAULT_SERVER_TIMEOUT: u64 = 60;
 /// says why.
 const HTTP_TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
 const MAX_SERVER_TIMEOUT: u64 = u32::MAX as u64;
+/// The default limit of a success body: a page of names is a few MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// How long a gateway that failed is left alone when there are others.
+const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// A client for one cluster's HTTP gateway. Cheap to clone: clones share one connection pool.
 ///
@@ -28,10 +32,11 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Shared {
-    endpoint: String,
-    /// The generated client every call goes through; it holds the connection pool.
-    raw: generated::Client,
+    /// The gateways, each with a generated client; all share one connection pool.
+    endpoints: Endpoints,
+    policy: RetryPolicy,
     server_timeout: u64,
+    max_body: u64,
 }
 
 /// Configures a [`Client`]; see [`Client::builder`].
@@ -49,10 +54,13 @@ struct Shared {
 /// ```
 #[derive(Debug)]
 pub struct ClientBuilder {
-    endpoint: String,
+    endpoints: Vec<String>,
     http: Option<reqwest::Client>,
     server_timeout: u64,
     http_timeout: Option<Duration>,
+    policy: RetryPolicy,
+    max_body: u64,
+    cooldown: Duration,
 }
 
 impl ClientBuilder {
@@ -108,6 +116,77 @@ impl ClientBuilder {
         self
     }
 
+    /// The cluster's gateways (one per node), replacing the endpoint given to
+    /// [`Client::builder`]. Calls go to one until it cannot be reached or times out, then to
+    /// the next; a gateway that failed is tried again after [`Self::endpoint_cooldown`]. Only
+    /// calls that may be re-sent move on mid-call (see [`RetryPolicy`]).
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::builder("http://node0:19080")
+    ///     .endpoints(["http://node0:19080", "http://node1:19080", "http://node2:19080"])
+    ///     .build()?;
+    /// assert_eq!(client.endpoints().count(), 3);
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
+    pub fn endpoints<I, S>(mut self, endpoints: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.endpoints = endpoints
+            .into_iter()
+            .map(|e| e.as_ref().to_string())
+            .collect();
+        self
+    }
+
+    /// How long a gateway that failed is skipped when there are others (default 30 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::builder("http://node0:19080")
+    ///     .endpoints(["http://node0:19080", "http://node1:19080"])
+    ///     .endpoint_cooldown(Duration::from_secs(5))
+    ///     .build()?;
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
+    pub fn endpoint_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// When failed calls are sent again; on by default ([`RetryPolicy::default`]),
+    /// off with [`RetryPolicy::none`].
+    ///
+    /// ```
+    /// # use servicefabric_rest::{Client, RetryPolicy};
+    /// let client = Client::builder("http://localhost:19080")
+    ///     .retry_policy(RetryPolicy::default().max_retries(5))
+    ///     .build()?;
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The largest success body read, in bytes (default 64 MiB); a longer one fails with
+    /// [`Error::BodyTooLarge`] instead of filling memory.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::builder("http://localhost:19080")
+    ///     .max_response_bytes(16 * 1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
     /// Checks the settings and builds the client. Nothing is sent yet.
     ///
     /// ```
@@ -116,7 +195,18 @@ impl ClientBuilder {
     /// assert!(matches!(err, Error::InvalidInput { what: "endpoint", .. }));
     /// ```
     pub fn build(self) -> Result<Client> {
-        let endpoint = check_endpoint(&self.endpoint)?;
+        if self.endpoints.is_empty() {
+            return Err(Error::invalid(
+                "endpoint",
+                "",
+                "at least one http(s) URL such as http://localhost:19080",
+            ));
+        }
+        let urls = self
+            .endpoints
+            .iter()
+            .map(|e| check_endpoint(e))
+            .collect::<Result<Vec<_>>>()?;
         if !(1..=MAX_SERVER_TIMEOUT).contains(&self.server_timeout) {
             return Err(Error::invalid(
                 "timeout",
@@ -140,12 +230,20 @@ impl ClientBuilder {
                 .build()
                 .map_err(Error::Transport)?,
         };
-        let raw = generated::Client::new_with_client(&endpoint, http, CallState::new(http_timeout));
+        let state = CallState::new(http_timeout, self.max_body);
+        let endpoints = urls
+            .into_iter()
+            .map(|url| {
+                let raw = generated::Client::new_with_client(&url, http.clone(), state.clone());
+                (url, raw)
+            })
+            .collect();
         Ok(Client {
             shared: Arc::new(Shared {
-                endpoint,
-                raw,
+                endpoints: Endpoints::new(endpoints, self.cooldown),
+                policy: self.policy,
                 server_timeout: self.server_timeout,
+                max_body: self.max_body,
             }),
         })
     }
@@ -163,6 +261,14 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
             "endpoint",
             endpoint,
             "an http:// URL (https needs this crate's `tls` feature)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // A password in the URL would end up in logs and spans; the gateway does not use one.
+        return Err(Error::invalid(
+            "endpoint",
+            "(a URL with credentials, not shown)",
+            "a URL without user or password",
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
@@ -198,14 +304,17 @@ impl Client {
     /// ```
     pub fn builder(endpoint: &str) -> ClientBuilder {
         ClientBuilder {
-            endpoint: endpoint.to_string(),
+            endpoints: vec![endpoint.to_string()],
             http: None,
             server_timeout: DEFAULT_SERVER_TIMEOUT,
             http_timeout: None,
+            policy: RetryPolicy::default(),
+            max_body: DEFAULT_MAX_RESPONSE_BYTES,
+            cooldown: DEFAULT_COOLDOWN,
         }
     }
 
-    /// The gateway URL, without a trailing `/`.
+    /// The gateway calls go to now, without a trailing `/`.
     ///
     /// ```
     /// # use servicefabric_rest::Client;
@@ -213,14 +322,27 @@ impl Client {
     /// # Ok::<(), servicefabric_rest::Error>(())
     /// ```
     pub fn endpoint(&self) -> &str {
-        &self.shared.endpoint
+        &self.shared.endpoints.current().url
     }
 
-    /// The generated client for the same endpoint and connection pool, for the raw surface
-    /// (every operation of the spec, progenitor's types and errors). It applies the same wire
-    /// rules and HTTP timeout, and fills in each operation's `api-version`. A failure answer
-    /// that is not a `FabricError` (an empty 404, a proxy's HTML) comes back as
-    /// `UnexpectedResponse`, with its status.
+    /// Every gateway of this client, in the order given.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Client;
+    /// let client = Client::new("http://h:19080")?;
+    /// assert_eq!(client.endpoints().collect::<Vec<_>>(), ["http://h:19080"]);
+    /// # Ok::<(), servicefabric_rest::Error>(())
+    /// ```
+    pub fn endpoints(&self) -> impl Iterator<Item = &str> {
+        self.shared.endpoints.urls()
+    }
+
+    /// The generated client for the current endpoint and the same connection pool, for the raw
+    /// surface (every operation of the spec, progenitor's types and errors). It applies the
+    /// same wire rules, HTTP timeout and body limit, and fills in each operation's
+    /// `api-version`; it does not retry or fail over. A failure answer that is not a
+    /// `FabricError` (an empty 404, a proxy's HTML) comes back as `UnexpectedResponse`, with
+    /// its status.
     ///
     /// ```no_run
     /// # async fn demo(client: servicefabric_rest::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -229,12 +351,19 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn raw(&self) -> generated::Client {
-        self.shared.raw.clone()
+        generated::Client::clone(&self.shared.endpoints.current().raw)
     }
 
-    /// The generated client, borrowed: what the typed methods call.
-    pub(crate) fn generated(&self) -> &generated::Client {
-        &self.shared.raw
+    pub(crate) fn endpoints_state(&self) -> &Endpoints {
+        &self.shared.endpoints
+    }
+
+    pub(crate) fn policy(&self) -> &RetryPolicy {
+        &self.shared.policy
+    }
+
+    pub(crate) fn max_body(&self) -> u64 {
+        self.shared.max_body
     }
 
     /// The server `timeout` sent on every call.

@@ -1,6 +1,6 @@
 //! The one error type of the typed layer.
 
-use std::error::Error as _;
+use std::{error::Error as _, time::Duration};
 
 use reqwest::StatusCode;
 
@@ -36,6 +36,8 @@ pub enum Error {
         /// What the call was about (`name fabric:/x`, `content path a\b`, `upload session
         /// <id>`), when it was about one thing.
         resource: Option<String>,
+        /// The answer's `Retry-After`, when it had one (seconds or an HTTP date).
+        retry_after: Option<Duration>,
     },
     /// A failure status whose body is not a `FabricError`: a proxy's HTML page, an empty body.
     #[error(
@@ -50,6 +52,8 @@ pub enum Error {
         body_snippet: String,
         /// What the call was about, as in [`Error::Gateway`].
         resource: Option<String>,
+        /// The answer's `Retry-After`, when it had one.
+        retry_after: Option<Duration>,
     },
     /// The gateway, or something in front of it, answered with a redirect (3xx). It is never
     /// followed: a chunk or a commit must not be re-sent to wherever a server points.
@@ -82,6 +86,30 @@ pub enum Error {
         detail: String,
         /// The start of the body, lossily decoded.
         body_snippet: String,
+    },
+    /// A success body longer than the client's limit
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)); it
+    /// was not read further.
+    #[error("the {status} answer{} is larger than the limit of {limit} bytes", about(.resource))]
+    #[non_exhaustive]
+    BodyTooLarge {
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// The limit in force.
+        limit: u64,
+        /// What the call was about, as in [`Error::Gateway`].
+        resource: Option<String>,
+    },
+    /// Every chunk of an upload was acknowledged, twice over, and the session still misses
+    /// bytes: the file was not committed.
+    #[error(
+        "upload session {session_id} still misses {missing:?} after every chunk was acknowledged; not committed"
+    )]
+    UploadIncomplete {
+        /// The session.
+        session_id: uuid::Uuid,
+        /// The ranges it still expects.
+        missing: Vec<crate::ChunkRange>,
     },
     /// Input refused before anything was sent.
     #[error("invalid {what} {value:?}: expected {expected}")]
@@ -154,6 +182,7 @@ impl Error {
             Self::Gateway { status, .. }
             | Self::UnexpectedResponse { status, .. }
             | Self::Redirect { status, .. }
+            | Self::BodyTooLarge { status, .. }
             | Self::Decode { status, .. } => Some(*status),
             _ => None,
         }
@@ -180,15 +209,17 @@ impl Error {
     /// Whether a retry may succeed: the 503/504 family (busy, failing over, timed out), proxy
     /// 502/503/504 pages, client timeouts and broken connections.
     ///
+    /// The client has already retried such failures as its
+    /// [`RetryPolicy`](crate::RetryPolicy) allows; this tells whether trying later may help.
+    ///
     /// ```no_run
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// let sessions = loop {
-    ///     match client.upload_sessions_by_path("Store\\App\\Code.zip").await {
-    ///         Err(e) if e.is_transient() => continue,
-    ///         other => break other?,
-    ///     }
-    /// };
-    /// # Ok(()) }
+    /// # async fn demo(client: servicefabric_rest::Client) {
+    /// match client.upload_sessions_by_path("Store\\App\\Code.zip").await {
+    ///     Err(e) if e.is_transient() => eprintln!("the cluster is busy, try later: {e}"),
+    ///     Err(e) => eprintln!("{e}"),
+    ///     Ok(sessions) => println!("{} sessions", sessions.len()),
+    /// }
+    /// # }
     /// ```
     pub fn is_transient(&self) -> bool {
         match self {
@@ -202,6 +233,25 @@ impl Error {
     }
 
     /// Builds the error for a failure status from its raw body.
+    /// How long the server asked to wait before trying again (`Retry-After`), if it did.
+    ///
+    /// ```
+    /// # use servicefabric_rest::Error;
+    /// # fn demo(error: &Error) {
+    /// if let Some(wait) = error.retry_after() {
+    ///     println!("the gateway asks for {} s", wait.as_secs());
+    /// }
+    /// # }
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Gateway { retry_after, .. } | Self::UnexpectedResponse { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn from_failure(status: StatusCode, body: &[u8]) -> Self {
         #[derive(serde::Deserialize)]
         struct Body {
@@ -221,6 +271,7 @@ impl Error {
                 status,
                 body_snippet: snippet(body),
                 resource: None,
+                retry_after: None,
             },
         }
     }
@@ -231,14 +282,29 @@ impl Error {
             code,
             message: message.unwrap_or_default(),
             resource: None,
+            retry_after: None,
         }
+    }
+
+    /// Keeps the answer's `Retry-After` in a status error.
+    pub(crate) fn with_retry_after(mut self, headers: &reqwest::header::HeaderMap) -> Self {
+        let value = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| crate::policy::parse_retry_after(v.as_bytes()));
+        if let Self::Gateway { retry_after, .. } | Self::UnexpectedResponse { retry_after, .. } =
+            &mut self
+        {
+            *retry_after = value;
+        }
+        self
     }
 
     /// Names what the call was about in an answer's error (`name fabric:/x`).
     pub(crate) fn about(mut self, what: impl FnOnce() -> String) -> Self {
         if let Self::Gateway { resource, .. }
         | Self::UnexpectedResponse { resource, .. }
-        | Self::Redirect { resource, .. } = &mut self
+        | Self::Redirect { resource, .. }
+        | Self::BodyTooLarge { resource, .. } = &mut self
         {
             *resource = Some(what());
         }

@@ -6,6 +6,8 @@
 //! - [`error_response`]: a failure answer whose body is not the spec's error schema (a proxy's
 //!   HTML page, a bodiless 404) stays `UnexpectedResponse` with its status and body, where
 //!   progenitor would report `InvalidResponsePayload` and lose the status.
+//! - [`success_response`]: a success body is read up to the client's limit, never further.
+//! - `post`: the status goes on the current request span (`tracing`).
 
 use std::time::Duration;
 
@@ -21,16 +23,25 @@ static API_VERSION_HEADER: reqwest::header::HeaderName =
 /// Failure bodies longer than this are cut: enough for any `FabricError` and a snippet.
 pub(crate) const MAX_FAILURE_BODY: usize = 64 * 1024;
 
-/// What every request of a generated [`RawClient`] shares: the HTTP timeout to apply.
+/// Marks the generated `Error::Custom` that [`success_response`] returns for a body over the
+/// limit, so the typed layer can tell it apart.
+pub(crate) const BODY_TOO_LARGE: &str = "response body larger than the client's limit of ";
+
+/// What every request of a generated [`RawClient`] shares: the HTTP timeout to apply and the
+/// largest success body to read.
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct CallState {
     http_timeout: Duration,
+    max_body: u64,
 }
 
 impl CallState {
-    pub(crate) fn new(http_timeout: Duration) -> Self {
-        Self { http_timeout }
+    pub(crate) fn new(http_timeout: Duration, max_body: u64) -> Self {
+        Self {
+            http_timeout,
+            max_body,
+        }
     }
 }
 
@@ -44,6 +55,44 @@ impl ClientHooks<CallState> for RawClient {
         request.headers_mut().remove(&API_VERSION_HEADER);
         *request.timeout_mut() = Some(self.inner().http_timeout);
         Ok(())
+    }
+
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        if let Ok(response) = result {
+            tracing::Span::current().record("status", response.status().as_u16());
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a 2xx answer (build.rs routes the generated code here), reading at most the
+/// client's limit: a longer body is `Error::Custom` starting with [`BODY_TOO_LARGE`].
+pub(crate) async fn success_response<T: serde::de::DeserializeOwned, E>(
+    client: &RawClient,
+    response: reqwest::Response,
+) -> Result<ResponseValue<T>, Error<E>> {
+    let limit = client.inner().max_body;
+    let too_large = || Error::Custom(format!("{BODY_TOO_LARGE}{limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let body = read_bounded(response, cap)
+        .await
+        .map_err(Error::ResponseBodyError)?;
+    if body.len() as u64 > limit {
+        return Err(too_large());
+    }
+    tracing::Span::current().record("bytes", body.len());
+    match serde_json::from_slice(&body) {
+        Ok(value) => Ok(ResponseValue::new(value, status, headers)),
+        Err(e) => Err(Error::InvalidResponsePayload(body, e)),
     }
 }
 
@@ -72,7 +121,12 @@ pub(crate) async fn read_bounded(
     mut response: reqwest::Response,
     limit: usize,
 ) -> reqwest::Result<Bytes> {
-    let mut body = Vec::new();
+    // A Content-Length within the limit is trusted for the first allocation.
+    let expected = response.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(limit));
+    if limit == 0 {
+        return Ok(Bytes::new());
+    }
     while let Some(chunk) = response.chunk().await? {
         let room = limit - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);

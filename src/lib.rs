@@ -28,24 +28,30 @@
 #![warn(missing_docs)]
 
 mod client;
+mod endpoints;
 mod error;
 mod error_code;
 mod file_upload;
 pub mod generated;
 mod hooks;
 mod names;
+mod policy;
+mod request;
 mod response;
 mod sub_names;
 mod upload_session;
 mod wire;
 
-pub use client::{Client, ClientBuilder, DEFAULT_SERVER_TIMEOUT};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SERVER_TIMEOUT};
 pub use error::{Error, Result};
 pub use error_code::{ErrorCode, UnhandledCode};
-pub use file_upload::{UploadOptions, UploadReport};
+pub use file_upload::{ProgressFn, UploadOptions, UploadProgress, UploadReport};
+pub use policy::RetryPolicy;
 pub use sub_names::{SubNamePage, SubNamePages, SubNames};
 pub use upload_session::{ChunkRange, UploadSession};
 
+/// The `bytes` crate, for [`Client::upload_chunk`].
+pub use bytes;
 /// The `chrono` crate, for [`UploadSession::modified_date`].
 pub use chrono;
 /// The `reqwest` crate, for [`ClientBuilder::http_client`] and the sources of [`Error`].

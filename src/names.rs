@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::{Client, Result, response::finish, wire};
+use crate::{Client, Result, request::Resend, wire};
 
 impl Client {
     /// Creates `name` (`fabric:/samples/x` or `samples/x`); missing parents are created too.
@@ -16,16 +16,16 @@ impl Client {
     /// ```
     pub async fn create_name(&self, name: &str) -> Result<()> {
         let full = format!("fabric:/{}", wire::name_id(name)?);
-        let answer = self
-            .generated()
-            .create_name()
-            .body(crate::generated::types::NameDescription {
-                name: crate::generated::types::FabricName(full),
-            })
-            .timeout(self.timeout())
-            .send()
-            .await;
-        finish(answer, || format!("name {name}")).await.map(drop)
+        let body = crate::generated::types::NameDescription {
+            name: crate::generated::types::FabricName(full),
+        };
+        let timeout = self.timeout();
+        self.call("CreateName", Resend::IfNotSent, about(name), |raw| {
+            let body = body.clone();
+            async move { raw.create_name().body(body).timeout(timeout).send().await }
+        })
+        .await
+        .map(drop)
     }
 
     /// Whether `name` exists. The gateway answers a missing name with a bodiless 404.
@@ -39,14 +39,22 @@ impl Client {
     /// ```
     pub async fn name_exists(&self, name: &str) -> Result<bool> {
         let name_id = wire::name_id(name)?;
+        let timeout = self.timeout();
         let answer = self
-            .generated()
-            .get_name_exists_info()
-            .name_id(name_id)
-            .timeout(self.timeout())
-            .send()
+            .call(
+                "GetNameExistsInfo",
+                Resend::Safe,
+                about(name),
+                move |raw| async move {
+                    raw.get_name_exists_info()
+                        .name_id(name_id)
+                        .timeout(timeout)
+                        .send()
+                        .await
+                },
+            )
             .await;
-        match finish(answer, || format!("name {name}")).await {
+        match answer {
             Ok(_) => Ok(true),
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(false),
             Err(e) => Err(e),
@@ -63,13 +71,24 @@ impl Client {
     /// ```
     pub async fn delete_name(&self, name: &str) -> Result<()> {
         let name_id = wire::name_id(name)?;
-        let answer = self
-            .generated()
-            .delete_name()
-            .name_id(name_id)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        finish(answer, || format!("name {name}")).await.map(drop)
+        let timeout = self.timeout();
+        self.call(
+            "DeleteName",
+            Resend::IfNotSent,
+            about(name),
+            move |raw| async move {
+                raw.delete_name()
+                    .name_id(name_id)
+                    .timeout(timeout)
+                    .send()
+                    .await
+            },
+        )
+        .await
+        .map(drop)
     }
+}
+
+fn about(name: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("name {name}")
 }

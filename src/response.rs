@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use crate::{
     Error, Result,
     generated::{self, types},
-    hooks::{MAX_FAILURE_BODY, read_bounded},
+    hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, read_bounded},
 };
 
 /// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
@@ -15,10 +15,10 @@ pub(crate) enum Answer<T> {
     Empty,
 }
 
-/// Maps a generated call's outcome; `about` names what the call was about in status errors.
+/// Maps a generated call's outcome; `max_body` is the success-body limit it ran with.
 pub(crate) async fn finish<T>(
     answer: std::result::Result<ResponseValue<T>, generated::Error<types::FabricError>>,
-    about: impl FnOnce() -> String,
+    max_body: u64,
 ) -> Result<Answer<T>> {
     use generated::Error as E;
     let error = match answer {
@@ -28,8 +28,9 @@ pub(crate) async fn finish<T>(
     let error = match error {
         E::ErrorResponse(value) => {
             let status = value.status();
+            let headers = value.headers().clone();
             let error = value.into_inner().error;
-            Error::gateway(status, error.code, error.message)
+            Error::gateway(status, error.code, error.message).with_retry_after(&headers)
         }
         E::UnexpectedResponse(response) if response.status() == StatusCode::NO_CONTENT => {
             return Ok(Answer::Empty);
@@ -44,13 +45,14 @@ pub(crate) async fn finish<T>(
         },
         E::UnexpectedResponse(response) => {
             let status = response.status();
+            let headers = response.headers().clone();
             let body = read_bounded(response, MAX_FAILURE_BODY)
                 .await
                 .map_err(Error::from_reqwest)?;
             if status.is_success() || status.is_informational() {
                 Error::decode(status, format!("unexpected status {status}"), &body)
             } else {
-                Error::from_failure(status, &body)
+                Error::from_failure(status, &body).with_retry_after(&headers)
             }
         }
         E::InvalidResponsePayload(body, _) if body.iter().all(u8::is_ascii_whitespace) => {
@@ -60,9 +62,14 @@ pub(crate) async fn finish<T>(
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
             Error::from_reqwest(e)
         }
+        E::Custom(detail) if detail.starts_with(BODY_TOO_LARGE) => Error::BodyTooLarge {
+            status: StatusCode::OK,
+            limit: max_body,
+            resource: None,
+        },
         E::InvalidRequest(detail) | E::Custom(detail) => {
             Error::invalid("request", detail, "a request the generated client accepts")
         }
     };
-    Err(error.about(about))
+    Err(error)
 }

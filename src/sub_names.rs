@@ -12,12 +12,7 @@ use futures::{
 };
 use reqwest::StatusCode;
 
-use crate::{
-    Client, Error, Result,
-    generated::types,
-    response::{Answer, finish},
-    wire,
-};
+use crate::{Client, Error, Result, generated::types, request::Resend, response::Answer, wire};
 
 /// One page of `GetSubNames`; see [`Client::sub_names_page`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,16 +132,28 @@ impl Client {
         continuation_token: Option<&str>,
     ) -> Result<SubNamePage> {
         let name_id = wire::name_id(name)?;
-        let mut call = self
-            .generated()
-            .get_sub_name_info_list()
-            .name_id(name_id)
-            .recursive(recursive)
-            .timeout(self.timeout());
-        if let Some(token) = continuation_token.filter(|t| !t.is_empty()) {
-            call = call.continuation_token(token);
-        }
-        match finish(call.send().await, || format!("name {name}")).await? {
+        let token = continuation_token.filter(|t| !t.is_empty());
+        let about = || format!("name {name}");
+        let timeout = self.timeout();
+        let answer = self
+            .call(
+                "GetSubNameInfoList",
+                Resend::Safe,
+                about,
+                move |raw| async move {
+                    let mut call = raw
+                        .get_sub_name_info_list()
+                        .name_id(name_id)
+                        .recursive(recursive)
+                        .timeout(timeout);
+                    if let Some(token) = token {
+                        call = call.continuation_token(token);
+                    }
+                    call.send().await
+                },
+            )
+            .await?;
+        match answer {
             Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
             Answer::Empty => Err(Error::decode(
                 StatusCode::OK,

@@ -8,12 +8,19 @@ use uuid::Uuid;
 
 use reqwest::StatusCode;
 
-use crate::{
-    Client, Error, Result,
-    generated::types,
-    response::{Answer, finish},
-    wire,
-};
+use bytes::Bytes;
+
+use crate::{Client, Error, Result, generated::types, request::Resend, response::Answer, wire};
+
+/// Where a chunk stands after a failure of unknown outcome.
+enum ChunkState {
+    /// The session still expects all of it: send it again.
+    Expected,
+    /// The session has all of it: it arrived.
+    Received,
+    /// Part of it arrived: cannot happen with one gateway; not re-sent.
+    Unclear,
+}
 
 /// An image-store upload session: a file being uploaded in chunks, not yet committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,14 +184,22 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload_sessions_by_id(&self, session_id: Uuid) -> Result<Vec<UploadSession>> {
+        let timeout = self.timeout();
         let answer = self
-            .generated()
-            .get_image_store_upload_session_by_id()
-            .session_id(session_id)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        sessions(finish(answer, || format!("upload session {session_id}")).await?)
+            .call(
+                "GetImageStoreUploadSessionById",
+                Resend::Safe,
+                || format!("upload session {session_id}"),
+                move |raw| async move {
+                    raw.get_image_store_upload_session_by_id()
+                        .session_id(session_id)
+                        .timeout(timeout)
+                        .send()
+                        .await
+                },
+            )
+            .await?;
+        sessions(answer)
     }
 
     /// The upload sessions for this image-store path (exact, case-sensitive match), possibly
@@ -199,21 +214,30 @@ impl Client {
     /// ```
     pub async fn upload_sessions_by_path(&self, content_path: &str) -> Result<Vec<UploadSession>> {
         let checked = wire::content_path(content_path)?;
+        let timeout = self.timeout();
         let answer = self
-            .generated()
-            .get_image_store_upload_session_by_path()
-            .content_path(checked)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        sessions(finish(answer, || format!("content path {content_path}")).await?)
+            .call(
+                "GetImageStoreUploadSessionByPath",
+                Resend::Safe,
+                || format!("content path {content_path}"),
+                move |raw| async move {
+                    raw.get_image_store_upload_session_by_path()
+                        .content_path(checked)
+                        .timeout(timeout)
+                        .send()
+                        .await
+                },
+            )
+            .await?;
+        sessions(answer)
     }
 
     /// Sends one chunk of a file: bytes `range.start..=range.end` of a file of `file_size`
     /// bytes. The first chunk creates the session. A chunk must fit inside one range the
-    /// gateway still expects; after a failure of unknown outcome, read the session back
-    /// ([`Client::upload_sessions_by_id`]) before re-sending. [`Client::upload_file`] does all
-    /// of this for a local file.
+    /// gateway still expects. After a failure of unknown outcome (503, timeout, reset) the
+    /// session is read back: the chunk is re-sent (within the [`RetryPolicy`](crate::RetryPolicy))
+    /// only while the session still expects its range, and counts as sent once the session
+    /// shows it arrived. [`Client::upload_file`] does all of this for a local file.
     ///
     /// ```no_run
     /// use servicefabric_rest::{ChunkRange, Uuid};
@@ -232,9 +256,10 @@ impl Client {
         session_id: Uuid,
         range: ChunkRange,
         file_size: u64,
-        bytes: impl Into<reqwest::Body>,
+        bytes: impl Into<Bytes>,
     ) -> Result<()> {
         let checked = wire::content_path(content_path)?;
+        let bytes: Bytes = bytes.into();
         if range.start > range.end || range.end >= file_size {
             return Err(Error::invalid(
                 "chunk range",
@@ -242,21 +267,77 @@ impl Client {
                 "start <= end < file size (a 0-byte file cannot be uploaded in chunks)",
             ));
         }
-        let answer = self
-            .generated()
-            .upload_file_chunk()
-            .content_path(checked)
-            .session_id(session_id)
-            .content_range(format!("bytes {}-{}/{file_size}", range.start, range.end))
-            .body(bytes.into())
-            .timeout(self.timeout())
-            .send()
-            .await;
-        finish(answer, || {
-            format!("upload session {session_id} for content path {content_path}")
+        if bytes.len() as u64 != range.len() {
+            return Err(Error::invalid(
+                "chunk",
+                format!("{} bytes", bytes.len()),
+                &format!(
+                    "{} bytes, the length of range {}-{}",
+                    range.len(),
+                    range.start,
+                    range.end
+                ),
+            ));
+        }
+        let content_range = format!("bytes {}-{}/{file_size}", range.start, range.end);
+        let about = || format!("upload session {session_id} for content path {content_path}");
+        let timeout = self.timeout();
+        let mut budget = self.policy().start();
+        loop {
+            let sent = self
+                .call("UploadFileChunk", Resend::IfNotSent, about, |raw| {
+                    let (bytes, content_range) = (bytes.clone(), content_range.clone());
+                    async move {
+                        raw.upload_file_chunk()
+                            .content_path(checked)
+                            .session_id(session_id)
+                            .content_range(content_range)
+                            .body(bytes)
+                            .timeout(timeout)
+                            .send()
+                            .await
+                    }
+                })
+                .await;
+            let error = match sent {
+                Ok(_) => return Ok(()),
+                Err(error) if error.is_transient() => error,
+                Err(error) => return Err(error),
+            };
+            // The chunk may or may not have arrived: only the session can tell.
+            match self.chunk_state(session_id, range).await {
+                Ok(ChunkState::Received) => return Ok(()),
+                Ok(ChunkState::Expected) => {}
+                Ok(ChunkState::Unclear) | Err(_) => return Err(error),
+            }
+            let Some(wait) = budget.next_wait(&error, false) else {
+                return Err(error);
+            };
+            tracing::info!(%session_id, range = %content_range, error = %error, "re-sending a chunk the session still expects");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Whether the session still expects all of `range`, or has all of it.
+    async fn chunk_state(&self, session_id: Uuid, range: ChunkRange) -> Result<ChunkState> {
+        let Some(session) = self
+            .upload_sessions_by_id(session_id)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            // No session: the chunk (a first one) did not arrive.
+            return Ok(ChunkState::Expected);
+        };
+        let overlaps = |r: &ChunkRange| r.start <= range.end && range.start <= r.end;
+        let within = |r: &ChunkRange| r.start <= range.start && range.end <= r.end;
+        Ok(if session.expected_ranges.iter().any(within) {
+            ChunkState::Expected
+        } else if !session.expected_ranges.iter().any(overlaps) {
+            ChunkState::Received
+        } else {
+            ChunkState::Unclear
         })
-        .await
-        .map(drop)
     }
 
     /// Commits a complete session: the file appears in the image store. A session with bytes
@@ -268,16 +349,22 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn commit_upload_session(&self, session_id: Uuid) -> Result<()> {
-        let answer = self
-            .generated()
-            .commit_image_store_upload_session()
-            .session_id(session_id)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        finish(answer, || format!("upload session {session_id}"))
-            .await
-            .map(drop)
+        // Committing again after a success answers 200, so a lost answer is safe to retry.
+        let timeout = self.timeout();
+        self.call(
+            "CommitImageStoreUploadSession",
+            Resend::Safe,
+            || format!("upload session {session_id}"),
+            move |raw| async move {
+                raw.commit_image_store_upload_session()
+                    .session_id(session_id)
+                    .timeout(timeout)
+                    .send()
+                    .await
+            },
+        )
+        .await
+        .map(drop)
     }
 
     /// Cancels a session and drops the chunks received so far.
@@ -288,16 +375,21 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn delete_upload_session(&self, session_id: Uuid) -> Result<()> {
-        let answer = self
-            .generated()
-            .delete_image_store_upload_session()
-            .session_id(session_id)
-            .timeout(self.timeout())
-            .send()
-            .await;
-        finish(answer, || format!("upload session {session_id}"))
-            .await
-            .map(drop)
+        let timeout = self.timeout();
+        self.call(
+            "DeleteImageStoreUploadSession",
+            Resend::IfNotSent,
+            || format!("upload session {session_id}"),
+            move |raw| async move {
+                raw.delete_image_store_upload_session()
+                    .session_id(session_id)
+                    .timeout(timeout)
+                    .send()
+                    .await
+            },
+        )
+        .await
+        .map(drop)
     }
 }
 

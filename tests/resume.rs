@@ -12,16 +12,21 @@ use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use servicefabric_emulator::Emulator;
 use servicefabric_rest::{ChunkRange, Client, Error, UploadOptions};
+
+mod support;
 use uuid::Uuid;
 
 struct Faults {
     /// Every n-th UploadChunk is forwarded but answered 503 (0: never).
     chunk_every: usize,
+    /// Every n-th UploadChunk is answered 503 without being forwarded (0: never).
+    refuse_every: usize,
     /// How many commits are forwarded but answered 504.
     lost_commits: usize,
     chunks: AtomicUsize,
     commits: AtomicUsize,
     status_400: AtomicUsize,
+    refused: AtomicUsize,
 }
 
 /// A proxy in front of `upstream` that applies `faults`; returns its URL.
@@ -44,6 +49,16 @@ async fn lossy_proxy(upstream: String, faults: Arc<Faults>) -> String {
                             .map(|p| p.to_string())
                             .unwrap_or_default();
                         let method = req.method().clone();
+                        if target.contains("UploadChunk") && faults.refuse_every > 0 {
+                            let n = faults.refused.fetch_add(1, Ordering::SeqCst) + 1;
+                            if n % faults.refuse_every == 0 {
+                                let mut busy = Response::new(Full::new(Bytes::from_static(
+                                    br#"{"Error":{"Code":"E_ABORT","Message":"Null"}}"#,
+                                )));
+                                *busy.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+                                return Ok(busy);
+                            }
+                        }
                         let range = req.headers().get("content-range").cloned();
                         let body = req
                             .into_body()
@@ -173,6 +188,8 @@ async fn lost_answers_are_recovered_without_resending_a_chunk() {
     let e = Emulator::start().await.expect("emulator");
     let faults = Arc::new(Faults {
         chunk_every: 3,
+        refuse_every: 0,
+        refused: AtomicUsize::new(0),
         lost_commits: 1,
         chunks: AtomicUsize::new(0),
         commits: AtomicUsize::new(0),
@@ -185,7 +202,6 @@ async fn lost_answers_are_recovered_without_resending_a_chunk() {
         .upload_file(file.path(), "flaky.bin", &options(50_000))
         .await
         .expect("upload despite lost answers");
-    assert!(report.retries >= 3, "{report:?}");
     assert_eq!(
         faults.status_400.load(Ordering::SeqCst),
         0,
@@ -197,9 +213,13 @@ async fn lost_answers_are_recovered_without_resending_a_chunk() {
         "each of the 10 chunks went over the wire exactly once"
     );
     assert_eq!(
-        report.bytes_sent,
-        500_000 - 3 * 50_000,
-        "acknowledged: 3 answers were lost"
+        report.bytes_sent, 500_000,
+        "the 3 chunks whose answers were lost count once the session shows them"
+    );
+    assert_eq!(
+        faults.commits.load(Ordering::SeqCst),
+        2,
+        "the commit whose answer was lost was sent once more, and only once"
     );
     assert_eq!(
         std::fs::read(e.data_dir().join("store/flaky.bin")).expect("stored"),
@@ -255,4 +275,239 @@ async fn refuses_what_cannot_work() {
         .await
         .expect_err("size differs");
     assert!(err.to_string().contains("200 bytes"), "{err}");
+}
+
+#[tokio::test]
+async fn max_retries_counts_failures_in_a_row() {
+    let e = Emulator::start().await.expect("emulator");
+    let faults = Arc::new(Faults {
+        chunk_every: 0,
+        refuse_every: 2,
+        refused: AtomicUsize::new(0),
+        lost_commits: 0,
+        chunks: AtomicUsize::new(0),
+        commits: AtomicUsize::new(0),
+        status_400: AtomicUsize::new(0),
+    });
+    let proxy = lossy_proxy(e.endpoint().to_string(), faults.clone()).await;
+    // No retries inside calls: every lost answer reaches upload_file.
+    let client = Client::builder(&proxy)
+        .retry_policy(servicefabric_rest::RetryPolicy::none())
+        .build()
+        .expect("client");
+    let (file, data) = file_of(100_000);
+    let report = client
+        .upload_file(
+            file.path(),
+            "alternate.bin",
+            &UploadOptions {
+                max_retries: 1,
+                ..options(10_000)
+            },
+        )
+        .await
+        .expect("9 failures in all (every chunk after the first fails once), never 2 in a row");
+    assert_eq!(report.retries, 9, "{report:?}");
+    assert_eq!(faults.status_400.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        std::fs::read(e.data_dir().join("store/alternate.bin")).expect("stored"),
+        data
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_stays_incomplete_is_reported_never_committed() {
+    // Acknowledges every chunk, yet the session never shows them.
+    let stub = support::serve(|target| {
+        if target.contains("GetUploadSession") {
+            support::reply(
+                200,
+                "OK",
+                r#"{"UploadSessions":[{"StoreRelativePath":"lost.bin","SessionId":"4a2340e8-d8d8-497c-95fe-cdaa1052f33b","FileSize":"1000","ModifiedDate":"2017-09-28T17:06:37.26Z","ExpectedRanges":[{"StartPosition":"0","EndPosition":"999"}]}]}"#,
+            )
+        } else {
+            support::reply(200, "OK", "")
+        }
+    })
+    .await;
+    let client = Client::new(&stub.url).expect("client");
+    let (file, _) = file_of(1000);
+    let err = client
+        .upload_file(
+            file.path(),
+            "lost.bin",
+            &UploadOptions {
+                session_id: Some("4a2340e8-d8d8-497c-95fe-cdaa1052f33b".parse().expect("id")),
+                ..options(1000)
+            },
+        )
+        .await
+        .expect_err("never complete");
+    assert!(
+        matches!(&err, Error::UploadIncomplete { missing, .. } if missing.len() == 1),
+        "{err}"
+    );
+    let targets = stub.targets();
+    assert!(
+        !targets.iter().any(|t| t.contains("CommitUploadSession")),
+        "{targets:?}"
+    );
+    let chunks = targets.iter().filter(|t| t.contains("UploadChunk")).count();
+    assert_eq!(chunks, 2, "sent, re-sent once, then reported");
+}
+
+#[tokio::test]
+async fn a_resume_record_resumes_and_starts_over_when_the_file_changed() {
+    let e = Emulator::start().await.expect("emulator");
+    let records = tempfile::tempdir().expect("records");
+    let (file, data) = file_of(200_000);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let progress = seen.clone();
+    let with_record = UploadOptions {
+        resume_record: Some(records.path().to_path_buf()),
+        progress: Some(servicefabric_rest::ProgressFn::new(move |p| {
+            progress
+                .lock()
+                .expect("progress")
+                .push((p.acknowledged, p.total));
+        })),
+        ..options(50_000)
+    };
+
+    // A first run whose gateway refuses its first chunk: the record stays behind.
+    let refusing = support::serve(|target| {
+        if target.contains("GetUploadSession") {
+            support::reply(204, "No Content", "")
+        } else {
+            support::reply(
+                400,
+                "E_INVALIDARG",
+                r#"{"Error":{"Code":"E_INVALIDARG","Message":"Invalid argument"}}"#,
+            )
+        }
+    })
+    .await;
+    Client::new(&refusing.url)
+        .expect("client")
+        .upload_file(file.path(), "rec.bin", &with_record)
+        .await
+        .expect_err("refused");
+    let records_left: Vec<_> = std::fs::read_dir(records.path())
+        .expect("dir")
+        .flatten()
+        .collect();
+    assert_eq!(records_left.len(), 1);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(records_left[0].path()).expect("read"))
+            .expect("json");
+    let first_id: Uuid = record["session_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+
+    // The session got its first chunk on the real gateway before the run died.
+    let client = Client::new(e.endpoint()).expect("client");
+    client
+        .upload_chunk(
+            "rec.bin",
+            first_id,
+            ChunkRange {
+                start: 0,
+                end: 49_999,
+            },
+            200_000,
+            data[..50_000].to_vec(),
+        )
+        .await
+        .expect("first chunk");
+
+    // Same file: the record's session is resumed, without being told its id.
+    seen.lock().expect("progress").clear();
+    let report = client
+        .upload_file(file.path(), "rec.bin", &with_record)
+        .await
+        .expect("resume");
+    assert_eq!(report.session_id, first_id);
+    assert!(!report.started_over);
+    assert_eq!((report.resumed_bytes, report.bytes_sent), (50_000, 150_000));
+    let progress = seen.lock().expect("progress").clone();
+    assert!(
+        progress.windows(2).all(|w| w[0].0 <= w[1].0),
+        "{progress:?}"
+    );
+    assert_eq!(progress.first(), Some(&(50_000, 200_000)));
+    assert_eq!(progress.last(), Some(&(200_000, 200_000)));
+    assert_eq!(
+        std::fs::read_dir(records.path()).expect("dir").count(),
+        0,
+        "record removed once committed"
+    );
+
+    // Again, but the file changes between runs: same size, same modification time.
+    Client::new(&refusing.url)
+        .expect("client")
+        .upload_file(file.path(), "rec2.bin", &with_record)
+        .await
+        .expect_err("refused");
+    let record_path = std::fs::read_dir(records.path())
+        .expect("dir")
+        .flatten()
+        .next()
+        .expect("record")
+        .path();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("read")).expect("json");
+    let old_id: Uuid = record["session_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    client
+        .upload_chunk(
+            "rec2.bin",
+            old_id,
+            ChunkRange {
+                start: 0,
+                end: 49_999,
+            },
+            200_000,
+            data[..50_000].to_vec(),
+        )
+        .await
+        .expect("chunk of the old version");
+    let mtime = std::fs::metadata(file.path())
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    let changed: Vec<u8> = data.iter().map(|b| b.wrapping_add(1)).collect();
+    std::fs::write(file.path(), &changed).expect("edit");
+    std::fs::File::options()
+        .write(true)
+        .open(file.path())
+        .and_then(|f| f.set_modified(mtime))
+        .expect("keep mtime");
+    let report = client
+        .upload_file(file.path(), "rec2.bin", &with_record)
+        .await
+        .expect("start over");
+    assert!(report.started_over, "{report:?}");
+    assert_ne!(report.session_id, old_id);
+    assert_eq!(
+        (report.resumed_bytes, report.bytes_sent),
+        (0, 200_000),
+        "all of the new version"
+    );
+    assert!(
+        client
+            .upload_sessions_by_id(old_id)
+            .await
+            .expect("read")
+            .is_empty(),
+        "the old session was dropped"
+    );
+    assert_eq!(
+        std::fs::read(e.data_dir().join("store/rec2.bin")).expect("stored"),
+        changed
+    );
 }

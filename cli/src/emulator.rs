@@ -39,6 +39,7 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
                 args.listen
             ))
         })?;
+    let mut signals = crate::output::Interrupts::listen();
     let mut builder = Emulator::builder().listen(listen).seeded(!args.no_seed);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
@@ -60,7 +61,7 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         emulator.endpoint(),
         emulator.data_dir().display()
     ));
-    let signal = crate::output::interrupted().await;
+    let signal = signals.recv().await;
     // Dropping the emulator removes its temporary directory.
     emulator.shutdown().await;
     note(format_args!("sfrest: emulator stopped (signal {signal})"));

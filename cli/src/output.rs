@@ -84,16 +84,40 @@ pub fn json_strings(list: &[String]) -> String {
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM; gives the signal's number.
 pub async fn interrupted() -> u8 {
+    Interrupts::listen().recv().await
+}
+
+/// SIGINT and SIGTERM, caught from the moment [`Interrupts::listen`] returns (a signal that
+/// arrives before a handler exists would kill the process without cleanup).
+pub struct Interrupts {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupts {
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// The next signal's number.
+    pub async fn recv(&mut self) -> u8 {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.signals {
             return tokio::select! {
-                _ = tokio::signal::ctrl_c() => 2,
+                _ = int.recv() => 2,
                 _ = term.recv() => 15,
             };
         }
+        let _ = tokio::signal::ctrl_c().await;
+        2
     }
-    let _ = tokio::signal::ctrl_c().await;
-    2
 }

@@ -123,6 +123,21 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
                     };
                     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                     buf.drain(..head_end);
+                    // Skip the request body, so the next request's head starts clean.
+                    let body_len = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    while buf.len() < body_len {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..body_len);
                     let line = head.lines().next().unwrap_or_default().to_string();
                     log.lock().expect("log").push(head.clone());
                     let target = line.split(' ').nth(1).unwrap_or_default().to_string();
@@ -140,5 +155,44 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
         url,
         log,
         connections,
+    }
+}
+
+/// A TCP relay to `upstream` that can be taken down: a gateway node in front of one cluster.
+pub struct Relay {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    pub async fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let open = connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let piping = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                open.lock().expect("relay").push(piping);
+            }
+        });
+        Self {
+            url,
+            task,
+            connections,
+        }
+    }
+
+    /// Stops listening and cuts every open connection: the node is down.
+    pub fn take_down(&self) {
+        self.task.abort();
+        for piping in self.connections.lock().expect("relay").drain(..) {
+            piping.abort();
+        }
     }
 }

@@ -1,0 +1,104 @@
+//! One call through the request policy: pick a gateway, send, map the answer, and send again
+//! (after a wait, or at once to another gateway) when the policy allows. Every attempt runs in
+//! a `tracing` span.
+
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use progenitor_client::ResponseValue;
+use tracing::{Instrument, field};
+
+use crate::{
+    Client, Error, Result,
+    generated::{self, types::FabricError},
+    response::{Answer, finish},
+};
+
+/// Whether a call may be sent again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Repeating it cannot change the outcome (reads, commit): retried on any transient failure.
+    Safe,
+    /// Repeating it could act twice (create, delete): re-sent only when the connection failed
+    /// before the request was written.
+    IfNotSent,
+}
+
+/// What the generated client hands back.
+pub(crate) type Outcome<T> = std::result::Result<ResponseValue<T>, generated::Error<FabricError>>;
+
+impl Client {
+    /// Runs `send` against the current gateway until it succeeds or the policy says stop.
+    /// `about` names the resource in the error returned. (`send` takes the generated client by
+    /// `Arc` rather than by reference: a future borrowing its argument would not be `Send`
+    /// for every lifetime, and paging streams must be `Send`.)
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        resend: Resend,
+        about: impl FnOnce() -> String,
+        send: F,
+    ) -> Result<Answer<T>>
+    where
+        F: Fn(Arc<generated::Client>) -> Fut,
+        Fut: Future<Output = Outcome<T>>,
+    {
+        let endpoints = self.endpoints_state();
+        let mut budget = self.policy().start();
+        let mut attempt = 1u32;
+        let mut failovers = 0usize;
+        loop {
+            let (index, endpoint) = endpoints.pick();
+            let span = tracing::debug_span!(
+                "servicefabric_request",
+                operation,
+                endpoint = %endpoint.url,
+                attempt,
+                status = field::Empty,
+                bytes = field::Empty,
+                elapsed_ms = field::Empty,
+            );
+            let started = Instant::now();
+            let result = async { finish(send(endpoint.raw.clone()).await, self.max_body()).await }
+                .instrument(span.clone())
+                .await;
+            span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+            let error = match result {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            let unreachable = matches!(error, Error::Connect(_));
+            let moved =
+                (unreachable || matches!(error, Error::Timeout(_))) && endpoints.mark_down(index);
+            let may_resend = match resend {
+                Resend::Safe => error.is_transient(),
+                Resend::IfNotSent => unreachable,
+            };
+            // A gateway that refused the connection never saw the request: trying each other
+            // gateway once costs no retry.
+            let wait = if unreachable && moved && failovers + 1 < endpoints.count() {
+                failovers += 1;
+                Some(Duration::ZERO)
+            } else if may_resend {
+                budget.next_wait(&error, moved)
+            } else {
+                None
+            };
+            let Some(wait) = wait else {
+                return Err(error.about(about));
+            };
+            tracing::info!(
+                parent: &span,
+                wait_ms = wait.as_millis() as u64,
+                moved,
+                error = %error,
+                "retrying {operation}"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
