@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     State,
     names::{Page, PageLimits},
-    uploads::{ChunkPlan, Meta},
+    uploads::{ChunkPlan, Meta, io_failure},
 };
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -247,7 +247,14 @@ async fn serve(
             let body = Limited::new(request.into_body(), MAX_JSON_BODY)
                 .collect()
                 .await
-                .map_err(|_| Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"))?
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE")
+                    } else {
+                        // Cut short by the client: nothing to read a name from.
+                        Failure::invalid_arg()
+                    }
+                })?
                 .to_bytes();
             let description: NameDescription =
                 serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
@@ -305,7 +312,6 @@ async fn upload_chunk(
     if expected > state.config.max_chunk_bytes {
         return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
     }
-    let io_failure = |_| Failure::null(500, "E_FAIL");
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -318,7 +324,12 @@ async fn upload_chunk(
         .map_err(io_failure)?;
     let mut body = request.into_body();
     let mut written = 0u64;
-    while let Some(frame) = body.frame().await {
+    let idle = state.config.idle_timeout;
+    // A body that stops sending is cut after the idle timeout, freeing its range.
+    while let Some(frame) = tokio::time::timeout(idle, body.frame())
+        .await
+        .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
+    {
         let frame = frame.map_err(|_| Failure::invalid_arg())?;
         if let Ok(data) = frame.into_data() {
             written += data.len() as u64;
@@ -334,7 +345,7 @@ async fn upload_chunk(
     }
     file.sync_data().await.map_err(io_failure)?;
     let plan = reservation.plan.take().ok_or_else(Failure::invalid_arg)?;
-    state.uploads()?.finish_chunk(plan).map_err(io_failure)?;
+    state.uploads()?.finish_chunk(plan)?;
     Ok(respond(200, Vec::new()))
 }
 

@@ -36,17 +36,30 @@ use std::{
 };
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinSet};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, oneshot},
+    task::JoinSet,
+};
 
 use self::{http::Failure, names::Names, uploads::Uploads};
 
 /// Default page cut: about what the runtime puts in one answer.
 pub const DEFAULT_PAGE_BYTES: usize = 3 * 1024 * 1024;
+/// Default largest file an upload session may declare (its Content-Range total).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+/// Default time a connection may sit without sending a request head, or a body without
+/// sending a byte, before it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of connections served at once; further clients wait in the listen queue.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default idle time after which an upload session expires.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 /// Largest request head (request line and headers) a connection may send.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Pause after a failed accept (EMFILE), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -54,6 +67,7 @@ struct Settings {
     page_max_names: Option<usize>,
     runtime_version: (u32, u32),
     max_chunk_bytes: u64,
+    idle_timeout: Duration,
 }
 
 /// The emulator's state, shared by connections.
@@ -87,13 +101,17 @@ impl State {
         log.flush().map_err(poisoned)
     }
 
+    // The log line is written while the tree is still locked: two requests on one name must
+    // reach the log in the order they changed the tree, or a restart replays them wrongly.
     fn create_name(&self, name: &str) -> Result<(), Failure> {
-        self.names()?.create(name)?;
+        let mut names = self.names()?;
+        names.create(name)?;
         self.log(&mut std::iter::once(format!("+{name}")))
     }
 
     fn delete_name(&self, name: &str) -> Result<(), Failure> {
-        self.names()?.delete(name)?;
+        let mut names = self.names()?;
+        names.delete(name)?;
         self.log(&mut std::iter::once(format!("-{name}")))
     }
 }
@@ -108,6 +126,9 @@ pub struct EmulatorBuilder {
     page_max_names: Option<usize>,
     session_ttl: Duration,
     max_chunk_bytes: u64,
+    max_file_bytes: u64,
+    idle_timeout: Duration,
+    max_connections: usize,
 }
 
 impl EmulatorBuilder {
@@ -208,6 +229,48 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Largest file a session may declare (default 64 GiB); a larger Content-Range total gets
+    /// 413 `FABRIC_E_VALUE_TOO_LARGE` at its first chunk.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().max_file_bytes(1 << 30).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+
+    /// How long a connection may wait without sending a request head, or a request body
+    /// without sending a byte, before it is closed (default 30 s).
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().idle_timeout(Duration::from_secs(5)).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Connections served at once (default 512); further clients wait to be accepted.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().max_connections(64).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
     /// Binds, loads or seeds the state, and starts serving.
     ///
     /// ```no_run
@@ -235,25 +298,34 @@ impl EmulatorBuilder {
             .create(true)
             .append(true)
             .open(root.join("names.log"))?;
-        let uploads = Uploads::open(&root, self.session_ttl)?;
+        let uploads = Uploads::open(&root, self.session_ttl, self.max_file_bytes)?;
         let state = Arc::new(State {
             config: Settings {
                 page_bytes: self.page_bytes,
                 page_max_names: self.page_max_names,
                 runtime_version: (9, 1),
                 max_chunk_bytes: self.max_chunk_bytes,
+                idle_timeout: self.idle_timeout,
             },
             names: Mutex::new(names),
             names_log: Mutex::new(BufWriter::new(log)),
             uploads: Mutex::new(uploads),
         });
-        if self.seeded {
+        // Seeded once per data directory: what a client deleted stays deleted after a restart.
+        let seeded_marker = root.join("seeded");
+        if self.seeded && !seeded_marker.exists() {
             seed::apply(&state).await?;
+            fs::write(&seeded_marker, b"")?;
         }
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
-        let server = tokio::spawn(serve(listener, state.clone(), stopped));
+        let server = tokio::spawn(serve(
+            listener,
+            state.clone(),
+            stopped,
+            self.max_connections,
+        ));
         Ok(Emulator {
             endpoint: format!("http://{addr}"),
             addr,
@@ -282,25 +354,48 @@ fn replay_names(log: &Path, names: &mut Names) -> io::Result<()> {
     Ok(())
 }
 
-async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut stopped: oneshot::Receiver<()>,
+    max_connections: usize,
+) {
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
     loop {
-        tokio::select! {
+        while connections.try_join_next().is_some() {}
+        // At the cap, stop accepting: clients wait in the listen queue, nothing is dropped.
+        let slot = tokio::select! {
             _ = &mut stopped => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |request| http::handle(state.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .max_buf_size(MAX_HEAD_BYTES)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { break };
+        let accepted = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors (or another accept failure): wait for connections to
+            // close instead of spinning a core on the same error.
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
             }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let idle = state.config.idle_timeout;
+            let service = service_fn(move |request| http::handle(state.clone(), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
     // Dropping the set aborts the open connections.
 }
@@ -344,6 +439,9 @@ impl Emulator {
             page_max_names: None,
             session_ttl: DEFAULT_SESSION_TTL,
             max_chunk_bytes: 256 * 1024 * 1024,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -428,14 +526,17 @@ impl Emulator {
         S: AsRef<str>,
     {
         let mut created = Vec::new();
-        {
-            let mut tree = self.state.names().map_err(|f| f.message.to_string())?;
-            for name in names {
-                let name = name.as_ref();
-                match tree.create(name) {
-                    Ok(()) => created.push(format!("+{name}")),
-                    Err(f) if f.status == 409 => {}
-                    Err(f) => return Err(format!("{name:?}: {}", f.code)),
+        let mut refused = None;
+        // The tree stays locked until the log has every name created, as for CreateName.
+        let mut tree = self.state.names().map_err(|f| f.message.to_string())?;
+        for name in names {
+            let name = name.as_ref();
+            match tree.create(name) {
+                Ok(()) => created.push(format!("+{name}")),
+                Err(f) if f.status == 409 => {}
+                Err(f) => {
+                    refused = Some(format!("{name:?}: {}", f.code));
+                    break;
                 }
             }
         }
@@ -443,7 +544,8 @@ impl Emulator {
         self.state
             .log(&mut created.into_iter())
             .map_err(|f| f.message.to_string())?;
-        Ok(count)
+        drop(tree);
+        refused.map_or(Ok(count), Err)
     }
 
     /// Stops serving and waits for the server task to end.

@@ -57,6 +57,7 @@ pub(crate) async fn apply(state: &State) -> io::Result<()> {
                 missing: missing.to_vec(),
                 modified_ms: *modified_ms,
                 touched_ms: now_ms(),
+                data: String::new(), // chosen by insert
             };
             uploads.insert(id, meta)?;
         }

@@ -27,6 +27,10 @@ pub(crate) struct Meta {
     pub modified_ms: i64,
     /// Last activity, for expiry, in Unix milliseconds.
     pub touched_ms: i64,
+    /// The data file's name in `sessions/`: new for each session that reuses an id, so a chunk
+    /// still streaming into a deleted session can never land in its successor.
+    #[serde(default)]
+    pub data: String,
 }
 
 /// A chunk that passed the checks and may be written.
@@ -39,13 +43,18 @@ pub(crate) struct ChunkPlan {
 }
 
 /// Chunks of one session whose bytes are being written: their ranges are taken, and for a
-/// session not created yet, its path and size are those of its first chunk.
+/// session not created yet, its path, size and data file are those of its first chunk.
 #[derive(Debug)]
 struct InFlight {
     path: String,
     size: u64,
+    data: String,
     ranges: Vec<(u64, u64)>,
 }
+
+/// The longest path segment and path the store takes (NTFS and ext4 take 255-byte names).
+const MAX_SEGMENT_BYTES: usize = 255;
+const MAX_PATH_BYTES: usize = 1024;
 
 #[derive(Debug)]
 pub(crate) struct Uploads {
@@ -53,6 +62,7 @@ pub(crate) struct Uploads {
     sessions: HashMap<Uuid, Meta>,
     committed: HashSet<Uuid>,
     ttl: Duration,
+    max_file_bytes: u64,
     in_flight: HashMap<Uuid, InFlight>,
 }
 
@@ -60,6 +70,24 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// An I/O failure as the gateway would answer it: a file past the file system's limit is too
+/// large (413), anything else an internal failure.
+pub(crate) fn io_failure(error: io::Error) -> Failure {
+    match error.raw_os_error() {
+        Some(27) => Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"), // EFBIG
+        _ => Failure::null(500, "E_FAIL"),
+    }
+}
+
+/// The data file name a plan writes to.
+fn plan_data_name(plan: &ChunkPlan) -> String {
+    plan.data
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn range_error() -> Failure {
@@ -83,6 +111,10 @@ pub(crate) fn store_segments(path: &str) -> Result<Vec<&str>, Failure> {
     if segments.is_empty() || segments.iter().any(unsafe_segment) {
         return Err(Failure::invalid_arg());
     }
+    // Refused at chunk time too, so a session that could never be committed never starts.
+    if path.len() > MAX_PATH_BYTES || segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
+        return Err(Failure::null(400, "FABRIC_E_PATH_TOO_LONG"));
+    }
     Ok(segments)
 }
 
@@ -93,7 +125,7 @@ pub(crate) fn normalise_path(path: &str) -> String {
 
 impl Uploads {
     /// Opens (or creates) the upload state under `root`, reloading sessions left by a previous run.
-    pub fn open(root: &Path, ttl: Duration) -> io::Result<Self> {
+    pub fn open(root: &Path, ttl: Duration, max_file_bytes: u64) -> io::Result<Self> {
         fs::create_dir_all(root.join("sessions"))?;
         fs::create_dir_all(root.join("store"))?;
         let mut sessions = HashMap::new();
@@ -105,7 +137,10 @@ impl Uploads {
                 .and_then(|s| s.parse::<Uuid>().ok());
             if let (Some(id), Some("json")) = (id, path.extension().and_then(|e| e.to_str())) {
                 let text = fs::read_to_string(&path)?;
-                if let Ok(meta) = serde_json::from_str::<Meta>(&text) {
+                if let Ok(mut meta) = serde_json::from_str::<Meta>(&text) {
+                    if meta.data.is_empty() {
+                        meta.data = format!("{id}.data"); // written by an older emulator
+                    }
                     sessions.insert(id, meta);
                 }
             }
@@ -120,14 +155,50 @@ impl Uploads {
             sessions,
             committed,
             ttl,
+            max_file_bytes,
             in_flight: HashMap::new(),
         };
+        uploads.recover()?;
         uploads.expire();
         Ok(uploads)
     }
 
-    fn data_path(&self, id: Uuid) -> PathBuf {
-        self.root.join("sessions").join(format!("{id}.data"))
+    /// After a crash: finishes commits that were logged but not done, and removes data files
+    /// no session owns (chunks aborted mid-body, deleted sessions, half-written metas).
+    fn recover(&mut self) -> io::Result<()> {
+        let logged: Vec<Uuid> = self
+            .sessions
+            .keys()
+            .filter(|id| self.committed.contains(id))
+            .copied()
+            .collect();
+        for id in logged {
+            // The rename may or may not have happened; finish_commit copes with both.
+            let _ = self.finish_commit(id);
+        }
+        let owned: HashSet<String> = self.sessions.values().map(|m| m.data.clone()).collect();
+        for entry in fs::read_dir(self.root.join("sessions"))? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let orphan_data = name.ends_with(".data") && !owned.contains(name);
+            if orphan_data || name.ends_with(".tmp") {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        Ok(())
+    }
+
+    fn data_path(&self, data: &str) -> PathBuf {
+        self.root.join("sessions").join(data)
+    }
+
+    /// Whether a session or a chunk in flight still writes to this data file.
+    fn data_in_use(&self, data: &str) -> bool {
+        self.sessions.values().any(|m| m.data == data)
+            || self.in_flight.values().any(|f| f.data == data)
     }
 
     fn meta_path(&self, id: Uuid) -> PathBuf {
@@ -147,9 +218,9 @@ impl Uploads {
         fs::rename(tmp, self.meta_path(id))
     }
 
-    fn remove_files(&self, id: Uuid) {
+    fn remove_files(&self, id: Uuid, data: &str) {
         let _ = fs::remove_file(self.meta_path(id));
-        let _ = fs::remove_file(self.data_path(id));
+        let _ = fs::remove_file(self.data_path(data));
     }
 
     /// Drops sessions idle for longer than the TTL.
@@ -159,12 +230,15 @@ impl Uploads {
         let expired: Vec<Uuid> = self
             .sessions
             .iter()
-            .filter(|(_, m)| now.saturating_sub(m.touched_ms) > ttl)
+            .filter(|(id, m)| {
+                now.saturating_sub(m.touched_ms) > ttl && !self.in_flight.contains_key(id)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            self.sessions.remove(&id);
-            self.remove_files(id);
+            if let Some(meta) = self.sessions.remove(&id) {
+                self.remove_files(id, &meta.data);
+            }
         }
     }
 
@@ -206,6 +280,9 @@ impl Uploads {
         if start > end || (end >= size && !zero_byte_quirk) {
             return Err(range_error());
         }
+        if size > self.max_file_bytes {
+            return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
+        }
         let conflict = || Failure::null(409, "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT");
         let (known_path, known_size) = match (self.sessions.get(&id), self.in_flight.get(&id)) {
             (Some(meta), _) => (Some(&meta.path), Some(meta.size)),
@@ -231,6 +308,11 @@ impl Uploads {
         if !fits || overlaps_in_flight {
             return Err(range_error());
         }
+        let data = match (self.sessions.get(&id), self.in_flight.get(&id)) {
+            (Some(meta), _) => meta.data.clone(),
+            (None, Some(flight)) => flight.data.clone(),
+            (None, None) => format!("{id}.{}.data", Uuid::new_v4().simple()),
+        };
         let new = (!self.sessions.contains_key(&id)).then(|| {
             let now = now_ms();
             Meta {
@@ -239,6 +321,7 @@ impl Uploads {
                 missing: vec![(0, size.saturating_sub(1))],
                 modified_ms: now,
                 touched_ms: now,
+                data: data.clone(),
             }
         });
         self.in_flight
@@ -246,6 +329,7 @@ impl Uploads {
             .or_insert_with(|| InFlight {
                 path,
                 size,
+                data: data.clone(),
                 ranges: Vec::new(),
             })
             .ranges
@@ -254,14 +338,18 @@ impl Uploads {
             id,
             start,
             end,
-            data: self.data_path(id),
+            data: self.data_path(&data),
             new,
         })
     }
 
-    /// Gives up a reserved range (the chunk was refused or its request ended early).
+    /// Gives up a reserved range (the chunk was refused or its request ended early). A data
+    /// file nothing owns any more (an aborted first chunk) is removed.
     pub fn release(&mut self, plan: &ChunkPlan) {
-        if let Some(flight) = self.in_flight.get_mut(&plan.id) {
+        let data = plan_data_name(plan);
+        if let Some(flight) = self.in_flight.get_mut(&plan.id)
+            && flight.data == data
+        {
             if let Some(i) = flight
                 .ranges
                 .iter()
@@ -273,11 +361,21 @@ impl Uploads {
                 self.in_flight.remove(&plan.id);
             }
         }
+        if !self.data_in_use(&data) {
+            let _ = fs::remove_file(&plan.data);
+        }
     }
 
-    /// Records a chunk whose bytes are on disk (and synced).
-    pub fn finish_chunk(&mut self, plan: ChunkPlan) -> io::Result<()> {
-        self.release(&plan);
+    /// Records a chunk whose bytes are on disk (and synced). Fails if its session was
+    /// deleted while it streamed (its bytes went to the dead session's file, now removed).
+    pub fn finish_chunk(&mut self, plan: ChunkPlan) -> Result<(), Failure> {
+        let data = plan_data_name(&plan);
+        let owner_alive = self.in_flight.get(&plan.id).is_some_and(|f| f.data == data)
+            || self.sessions.get(&plan.id).is_some_and(|m| m.data == data);
+        if !owner_alive {
+            self.release(&plan);
+            return Err(Failure::invalid_arg());
+        }
         let ChunkPlan {
             id,
             start,
@@ -288,6 +386,14 @@ impl Uploads {
         if let Some(meta) = new {
             // A concurrent first chunk may have created the session meanwhile.
             self.sessions.entry(id).or_insert(meta);
+        }
+        if let Some(flight) = self.in_flight.get_mut(&id) {
+            if let Some(i) = flight.ranges.iter().position(|&r| r == (start, end)) {
+                flight.ranges.swap_remove(i);
+            }
+            if flight.ranges.is_empty() {
+                self.in_flight.remove(&id);
+            }
         }
         let Some(meta) = self.sessions.get_mut(&id) else {
             return Ok(());
@@ -312,50 +418,65 @@ impl Uploads {
         meta.modified_ms = now;
         meta.touched_ms = now;
         let meta = meta.clone();
-        self.persist(id, &meta)
+        self.persist(id, &meta).map_err(io_failure)
     }
 
-    /// Puts a complete session's file into the store.
+    /// Puts a complete session's file into the store. The id is logged first, so a commit
+    /// cut short (a crash) is finished on the next start instead of failing forever.
     pub fn commit(&mut self, id: Uuid) -> Result<(), Failure> {
         self.expire();
         if self.committed.contains(&id) && !self.sessions.contains_key(&id) {
             return Ok(());
         }
         let meta = self.sessions.get(&id).ok_or_else(Failure::invalid_arg)?;
-        if meta.size == 0 || !meta.missing.is_empty() {
+        if meta.size == 0 || !meta.missing.is_empty() || self.in_flight.contains_key(&id) {
             return Err(Failure::invalid_arg());
         }
+        store_segments(&meta.path)?;
+        if !self.committed.contains(&id) {
+            let mut log = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.root.join("committed.log"))
+                .map_err(io_failure)?;
+            writeln!(log, "{id}")
+                .and_then(|()| log.sync_all())
+                .map_err(io_failure)?;
+            self.committed.insert(id);
+        }
+        self.finish_commit(id)
+    }
+
+    /// Moves a logged commit's data into the store (unless that already happened) and drops
+    /// the session.
+    fn finish_commit(&mut self, id: Uuid) -> Result<(), Failure> {
+        let meta = self.sessions.get(&id).ok_or_else(Failure::invalid_arg)?;
         let mut target = self.store_dir();
         target.extend(store_segments(&meta.path)?);
-        let io_failure = |_| Failure::null(500, "E_FAIL");
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(io_failure)?;
+        let data = self.data_path(&meta.data);
+        if data.exists() {
+            if let Some(dir) = target.parent() {
+                fs::create_dir_all(dir).map_err(io_failure)?;
+            }
+            fs::rename(&data, &target).map_err(io_failure)?;
         }
-        fs::rename(self.data_path(id), &target).map_err(io_failure)?;
-        let mut log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join("committed.log"))
-            .map_err(io_failure)?;
-        writeln!(log, "{id}")
-            .and_then(|()| log.sync_all())
-            .map_err(io_failure)?;
         self.sessions.remove(&id);
-        self.committed.insert(id);
         let _ = fs::remove_file(self.meta_path(id));
         Ok(())
     }
 
-    /// Drops a session and its bytes.
+    /// Drops a session and its bytes; chunks still streaming into it are refused at the end.
     pub fn delete(&mut self, id: Uuid) {
-        if self.sessions.remove(&id).is_some() {
-            self.remove_files(id);
+        self.in_flight.remove(&id);
+        if let Some(meta) = self.sessions.remove(&id) {
+            self.remove_files(id, &meta.data);
         }
     }
 
     /// Adds a session as it stands (for the seeded state); its data file is sparse.
-    pub fn insert(&mut self, id: Uuid, meta: Meta) -> io::Result<()> {
-        fs::File::create(self.data_path(id))?.set_len(meta.size)?;
+    pub fn insert(&mut self, id: Uuid, mut meta: Meta) -> io::Result<()> {
+        meta.data = format!("{id}.{}.data", Uuid::new_v4().simple());
+        fs::File::create(self.data_path(&meta.data))?.set_len(meta.size)?;
         self.persist(id, &meta)?;
         self.sessions.insert(id, meta);
         Ok(())
@@ -369,7 +490,7 @@ mod tests {
 
     fn uploads() -> (tempfile::TempDir, Uploads) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let u = Uploads::open(dir.path(), Duration::from_secs(60)).expect("open");
+        let u = Uploads::open(dir.path(), Duration::from_secs(60), u64::MAX).expect("open");
         (dir, u)
     }
 
@@ -447,9 +568,9 @@ mod tests {
         let (dir, mut u) = uploads();
         let id = Uuid::new_v4();
         chunk(&mut u, id, "bytes 0-4/10").expect("chunk");
-        let again = Uploads::open(dir.path(), Duration::from_secs(60)).expect("reopen");
+        let again = Uploads::open(dir.path(), Duration::from_secs(60), u64::MAX).expect("reopen");
         assert_eq!(again.sessions[&id].missing, [(5, 9)]);
-        let mut expired = Uploads::open(dir.path(), Duration::ZERO).expect("reopen");
+        let mut expired = Uploads::open(dir.path(), Duration::ZERO, u64::MAX).expect("reopen");
         std::thread::sleep(Duration::from_millis(5));
         assert!(expired.by_id(id).is_empty());
     }
