@@ -49,7 +49,13 @@ struct TokenGuard {
     checkpoint: Option<String>,
     steps: u64,
     power: u64,
+    /// Pages in a row that had a token but no name.
+    empty_pages: u32,
 }
+
+/// A page is cut by size, so a real gateway never sends a token with no name; a server that
+/// keeps doing so would make an endless, silent enumeration.
+const MAX_EMPTY_PAGES: u32 = 16;
 
 impl TokenGuard {
     fn check(&mut self, token: &str) -> Result<()> {
@@ -65,6 +71,21 @@ impl TokenGuard {
             self.steps = 0;
         }
         self.previous = Some(token.to_string());
+        Ok(())
+    }
+
+    /// Fails after [`MAX_EMPTY_PAGES`] pages in a row with a token and no name.
+    fn count_page(&mut self, names: usize, token: &str) -> Result<()> {
+        self.empty_pages = if names == 0 { self.empty_pages + 1 } else { 0 };
+        if self.empty_pages >= MAX_EMPTY_PAGES {
+            return Err(Error::decode(
+                StatusCode::OK,
+                format!(
+                    "{MAX_EMPTY_PAGES} pages in a row held no name but a continuation token (last {token:?}); stopping instead of looping"
+                ),
+                b"",
+            ));
+        }
         Ok(())
     }
 }
@@ -195,6 +216,7 @@ impl Client {
             let next = match &page.continuation_token {
                 Some(token) => {
                     cursor.guard.check(token)?;
+                    cursor.guard.count_page(page.names.len(), token)?;
                     cursor.token = Some(token.clone());
                     Some(cursor)
                 }

@@ -34,6 +34,7 @@ fn busy_for(seconds: u64) -> Reply {
         .into_bytes(),
         delay: Duration::ZERO,
         close: false,
+        trickle: Duration::ZERO,
     }
 }
 
@@ -282,6 +283,7 @@ async fn success_bodies_past_the_limit_are_typed_errors() {
         .into_bytes(),
         delay: Duration::ZERO,
         close: false,
+        trickle: Duration::ZERO,
     })
     .await;
     let err = limited(&stub.url)

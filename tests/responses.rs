@@ -271,6 +271,7 @@ async fn body_cut_short_by_the_connection_is_a_transport_error() {
         raw: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"UploadSessions\":[".to_vec(),
         delay: Duration::ZERO,
         close: true,
+        trickle: Duration::ZERO,
     })
     .await;
     let client = Client::new(&server.url).expect("client");
@@ -554,6 +555,7 @@ async fn redirects_are_errors_naming_the_location_and_never_followed() {
         .into_bytes(),
         delay: Duration::ZERO,
         close: false,
+        trickle: Duration::ZERO,
     })
     .await;
     let client = Client::new(&server.url).expect("client");

@@ -4,7 +4,7 @@
 use std::{net::ToSocketAddrs, path::PathBuf};
 
 use clap::Args;
-use servicefabric_emulator::Emulator;
+use servicefabric_emulator::{Emulator, FaultPlan};
 
 use crate::output::{Failure, note};
 
@@ -25,6 +25,14 @@ pub struct EmulatorArgs {
     /// Cut GetSubNames pages at this many names.
     #[arg(long)]
     page_max_names: Option<usize>,
+    /// Inject faults, seeded: "seed=N;*:503=F,504=F,drop=F,latency=MSms;OPERATION:..."
+    /// (fractions of requests; OPERATION is an operationId such as UploadFileChunk).
+    #[arg(long, value_parser = parse_faults)]
+    faults: Option<FaultPlan>,
+}
+
+fn parse_faults(text: &str) -> Result<FaultPlan, String> {
+    text.parse()
 }
 
 pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
@@ -50,6 +58,9 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     if let Some(names) = args.page_max_names {
         builder = builder.page_max_names(names);
     }
+    if let Some(plan) = &args.faults {
+        builder = builder.faults(plan.clone());
+    }
     let emulator = builder.start().await.map_err(|e| {
         Failure::Usage(format!(
             "cannot start the emulator on {listen} ({e}): expected a free address this machine \
@@ -61,6 +72,9 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
         emulator.endpoint(),
         emulator.data_dir().display()
     ));
+    if let Some(plan) = &args.faults {
+        note(format_args!("sfrest: injecting faults: {plan}"));
+    }
     let signal = signals.recv().await;
     // Dropping the emulator removes its temporary directory.
     emulator.shutdown().await;

@@ -1,17 +1,27 @@
 //! Requests in, responses out, parsed the way the gateway parses them: routing on the literal
 //! `$` segment, its own query rules, FabricError bodies with the code as reason phrase.
 
-use std::{convert::Infallible, io::SeekFrom, sync::Arc};
+use std::{
+    io::{self, SeekFrom},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::{Method, Request, Response, StatusCode, body::Incoming, ext::ReasonPhrase};
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::{
+    Method, Request, Response, StatusCode,
+    body::{Body, Frame, Incoming, SizeHint},
+    ext::ReasonPhrase,
+};
 use serde::Serialize;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use super::{
     State,
+    faults::Fate,
     names::{Page, PageLimits},
     uploads::{ChunkPlan, Meta, io_failure},
 };
@@ -170,6 +180,23 @@ enum Route {
     DeleteName(String),
 }
 
+impl Route {
+    /// The spec's operationId, as fault plans name it.
+    fn operation(&self) -> &'static str {
+        match self {
+            Route::SessionById => "GetImageStoreUploadSessionById",
+            Route::SessionByPath(_) => "GetImageStoreUploadSessionByPath",
+            Route::UploadChunk(_) => "UploadFileChunk",
+            Route::Commit => "CommitImageStoreUploadSession",
+            Route::DeleteSession => "DeleteImageStoreUploadSession",
+            Route::CreateName => "CreateName",
+            Route::SubNames(_) => "GetSubNameInfoList",
+            Route::NameExists(_) => "GetNameExistsInfo",
+            Route::DeleteName(_) => "DeleteName",
+        }
+    }
+}
+
 /// Routes on the literal segments; everything before the `$` segment is the key.
 fn route(method: &Method, path: &str) -> Result<Route, Failure> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -197,15 +224,113 @@ fn route(method: &Method, path: &str) -> Result<Route, Failure> {
     Ok(route)
 }
 
-/// Serves one request; every failure becomes a gateway answer, never a dropped connection.
+/// An answer's body: whole, or cut by the fault plan.
+pub(crate) type AnswerBody = Either<Full<Bytes>, Truncated>;
+
+/// Serves one request; every failure becomes a gateway answer. A connection is dropped only
+/// when the fault plan says so.
 pub(crate) async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match serve(&state, request).await {
+) -> Result<Response<AnswerBody>, io::Error> {
+    let operation = route(request.method(), request.uri().path())
+        .ok()
+        .map(|r| r.operation());
+    let (fate, latency) = operation.map_or((Fate::Serve, std::time::Duration::ZERO), |op| {
+        state.faults.decide(op)
+    });
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fate {
+        Fate::Busy => return Ok(whole(Failure::null(503, "E_ABORT").response())),
+        Fate::Timeout => {
+            let timeout = Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out.");
+            return Ok(whole(timeout.response()));
+        }
+        Fate::Drop if declared_length(&request) > 0 => {
+            let half = declared_length(&request) / 2;
+            let mut body = request.into_body();
+            let mut read = 0u64;
+            while read < half {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                    }
+                    _ => break,
+                }
+            }
+            return Err(dropped());
+        }
+        _ => {}
+    }
+    let response = match serve(&state, request).await {
         Ok(response) => response,
         Err(failure) => failure.response(),
-    })
+    };
+    if fate != Fate::Drop {
+        return Ok(whole(response));
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if bytes.is_empty() {
+        return Err(dropped());
+    }
+    let total = bytes.len() as u64;
+    let part = bytes.slice(..bytes.len() / 2);
+    Ok(Response::from_parts(
+        parts,
+        Either::Right(Truncated {
+            part: Some(part),
+            total,
+        }),
+    ))
+}
+
+fn whole(response: Response<Full<Bytes>>) -> Response<AnswerBody> {
+    response.map(Either::Left)
+}
+
+fn dropped() -> io::Error {
+    io::Error::other("fault plan: connection dropped")
+}
+
+fn declared_length(request: &Request<Incoming>) -> u64 {
+    request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A body that announces its full length, sends half, then fails: hyper cuts the connection.
+pub(crate) struct Truncated {
+    part: Option<Bytes>,
+    total: u64,
+}
+
+impl Body for Truncated {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Poll::Ready(Some(match self.part.take() {
+            Some(part) => Ok(Frame::data(part)),
+            None => Err(dropped()),
+        }))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.total)
+    }
 }
 
 async fn serve(

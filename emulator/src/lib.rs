@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod faults;
 mod http;
 mod names;
 mod seed;
@@ -43,7 +44,9 @@ use tokio::{
     task::JoinSet,
 };
 
-use self::{http::Failure, names::Names, uploads::Uploads};
+use self::{faults::Injector, http::Failure, names::Names, uploads::Uploads};
+
+pub use faults::{FaultPlan, Faults, OPERATIONS};
 
 /// Default page cut: about what the runtime puts in one answer.
 pub const DEFAULT_PAGE_BYTES: usize = 3 * 1024 * 1024;
@@ -77,6 +80,7 @@ pub(crate) struct State {
     names_log: Mutex<BufWriter<fs::File>>,
     /// Held only for bookkeeping, never while a chunk body streams in.
     uploads: Mutex<Uploads>,
+    faults: Injector,
 }
 
 fn poisoned<T>(_: T) -> Failure {
@@ -129,6 +133,7 @@ pub struct EmulatorBuilder {
     max_file_bytes: u64,
     idle_timeout: Duration,
     max_connections: usize,
+    faults: FaultPlan,
 }
 
 impl EmulatorBuilder {
@@ -271,6 +276,21 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Faults to inject (503s, 504s, latency, dropped connections), seeded so that a run can
+    /// be repeated; see [`FaultPlan`]. The seeded state is written before they apply.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::{Emulator, FaultPlan};
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let plan: FaultPlan = "seed=1;*:503=0.2;UploadFileChunk:drop=0.1".parse()?;
+    /// let emulator = Emulator::builder().faults(plan).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = plan;
+        self
+    }
+
     /// Binds, loads or seeds the state, and starts serving.
     ///
     /// ```no_run
@@ -310,6 +330,7 @@ impl EmulatorBuilder {
             names: Mutex::new(names),
             names_log: Mutex::new(BufWriter::new(log)),
             uploads: Mutex::new(uploads),
+            faults: Injector::new(self.faults.clone()),
         });
         // Seeded once per data directory: what a client deleted stays deleted after a restart.
         let seeded_marker = root.join("seeded");
@@ -442,6 +463,7 @@ impl Emulator {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            faults: FaultPlan::default(),
         }
     }
 

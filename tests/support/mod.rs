@@ -18,6 +18,18 @@ pub struct Reply {
     pub delay: Duration,
     /// Close the connection after writing (for truncated bodies).
     pub close: bool,
+    /// Write the answer a byte at a time with this pause (a trickling server).
+    pub trickle: Duration,
+}
+
+/// Raw bytes, written as they are.
+pub fn raw_reply(raw: impl Into<Vec<u8>>) -> Reply {
+    Reply {
+        raw: raw.into(),
+        delay: Duration::ZERO,
+        close: false,
+        trickle: Duration::ZERO,
+    }
 }
 
 /// A complete answer with a JSON (or any) body, as the gateway frames it.
@@ -30,6 +42,7 @@ pub fn reply(status: u16, reason: &str, body: &str) -> Reply {
         .into_bytes(),
         delay: Duration::ZERO,
         close: false,
+        trickle: Duration::ZERO,
     }
 }
 
@@ -43,6 +56,7 @@ pub fn reply_typed(status: u16, reason: &str, content_type: &str, body: &str) ->
         .into_bytes(),
         delay: Duration::ZERO,
         close: false,
+        trickle: Duration::ZERO,
     }
 }
 
@@ -143,7 +157,14 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
                     let target = line.split(' ').nth(1).unwrap_or_default().to_string();
                     let reply = responder(&target);
                     tokio::time::sleep(reply.delay).await;
-                    if socket.write_all(&reply.raw).await.is_err() || reply.close {
+                    if !reply.trickle.is_zero() {
+                        for byte in &reply.raw {
+                            if socket.write_all(&[*byte]).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(reply.trickle).await;
+                        }
+                    } else if socket.write_all(&reply.raw).await.is_err() || reply.close {
                         let _ = socket.shutdown().await;
                         return;
                     }
