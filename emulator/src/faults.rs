@@ -41,8 +41,8 @@ pub struct Faults {
     pub latency: Duration,
 }
 
-/// A seeded set of [`Faults`] per operation: see [`EmulatorBuilder::faults`]
-/// (crate::EmulatorBuilder::faults) and `sfrest emulator --faults`.
+/// A seeded set of [`Faults`] per operation: see
+/// [`EmulatorBuilder::faults`](crate::EmulatorBuilder::faults) and `sfrest emulator --faults`.
 ///
 /// The text form is rules separated by `;`: `seed=N`, then `OPERATION:` (or `*:` for every
 /// operation) followed by `503=F,504=F,drop=F,latency=MSms`. An operation's own rule replaces

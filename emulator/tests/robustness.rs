@@ -421,3 +421,72 @@ async fn requests_the_store_cannot_take_get_4xx_not_500() {
     let answer = answer(&mut stream).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 }
+
+/// Arbitrary bytes after a plausible request line, or none at all.
+fn hostile_request() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let line = prop_oneof![
+        Just("GET /Names/a/$/GetSubNames?api-version=6.0 HTTP/1.1\r\n".to_string()),
+        Just("PUT /ImageStore/a/$/UploadChunk?api-version=6.0&session-id=4a2340e8-d8d8-497c-95fe-cdaa1052f33b HTTP/1.1\r\n".to_string()),
+        Just("POST /Names/$/Create?api-version=6.0 HTTP/1.1\r\n".to_string()),
+        "[A-Z]{1,7} /\\PC{0,60} HTTP/1.1\r\n",
+        Just(String::new()),
+    ];
+    let headers = prop::collection::vec(
+        prop_oneof![
+            Just("Host: x\r\n".to_string()),
+            "Content-Length: [0-9]{1,20}\r\n",
+            "Content-Range: bytes [0-9]{1,20}-[0-9]{1,20}/[0-9]{1,20}\r\n",
+            "Transfer-Encoding: chunked\r\n",
+            "[a-zA-Z-]{1,20}: \\PC{0,40}\r\n",
+        ],
+        0..6,
+    );
+    let tail = prop::collection::vec(any::<u8>(), 0..200);
+    (line, headers, any::<bool>(), tail).prop_map(|(line, headers, end_head, tail)| {
+        let mut bytes = line.into_bytes();
+        for h in headers {
+            bytes.extend_from_slice(h.as_bytes());
+        }
+        if end_head {
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(&tail);
+        bytes
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any bytes a client sends get an answer or a closed connection; the emulator keeps
+    /// serving, and its state stays readable.
+    #[test]
+    fn fuzz_any_request_bytes_leave_the_emulator_serving(requests in proptest::collection::vec(hostile_request(), 1..4)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let e = Emulator::builder()
+                .idle_timeout(Duration::from_millis(200))
+                .start()
+                .await
+                .expect("emulator");
+            for bytes in &requests {
+                let mut stream = TcpStream::connect(e.local_addr()).await.expect("connect");
+                let _ = stream.write_all(bytes).await;
+                let _ = stream.shutdown().await;
+                let mut out = Vec::new();
+                let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+                assert!(read.is_ok(), "no answer and no close for {:?}", String::from_utf8_lossy(bytes));
+                if !out.is_empty() {
+                    assert!(out.starts_with(b"HTTP/1.1 "), "{:?}", String::from_utf8_lossy(&out));
+                    assert!(!out.starts_with(b"HTTP/1.1 500"), "{:?} got a 500", String::from_utf8_lossy(bytes));
+                }
+            }
+            let c = client(&e);
+            assert!(!c.name_exists("fabric:/still/serving").await.expect("still serving"));
+        });
+    }
+}
