@@ -116,17 +116,26 @@ pub(crate) async fn error_response<E: serde::de::DeserializeOwned>(
     Error::UnexpectedResponse(reqwest::Response::from(rebuilt))
 }
 
-/// Reads at most `limit` bytes of a body; the rest is left unread.
+/// Reads at most `limit` bytes of a body; the rest is left unread. A body that arrives in one
+/// piece is returned as it is, without a copy (the common case for a page of names).
 pub(crate) async fn read_bounded(
     mut response: reqwest::Response,
     limit: usize,
 ) -> reqwest::Result<Bytes> {
-    // A Content-Length within the limit is trusted for the first allocation.
-    let expected = response.content_length().unwrap_or(0);
-    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0).min(limit));
-    if limit == 0 {
+    let expected = response.content_length();
+    let Some(first) = response.chunk().await? else {
         return Ok(Bytes::new());
+    };
+    if first.len() >= limit {
+        return Ok(first.slice(..limit));
     }
+    if expected == Some(first.len() as u64) {
+        return Ok(first);
+    }
+    // A Content-Length within the limit is trusted for the first allocation.
+    let capacity = expected.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(limit));
+    let mut body = Vec::with_capacity(capacity.max(first.len()));
+    body.extend_from_slice(&first);
     while let Some(chunk) = response.chunk().await? {
         let room = limit - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
