@@ -3,7 +3,23 @@
 //! dropped after part of a body. Seeded: the same plan and the same sequence of requests get
 //! the same faults.
 
-use std::{fmt, str::FromStr, sync::Mutex, time::Duration};
+use std::{
+    fmt, io,
+    pin::Pin,
+    str::FromStr,
+    sync::Mutex,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::{
+    Request, Response,
+    body::{Body, Frame, Incoming, SizeHint},
+};
+
+use crate::http::AnswerBody;
 
 /// The operations a rule can name (the spec's operationIds).
 pub const OPERATIONS: &[&str] = &[
@@ -269,6 +285,80 @@ impl Injector {
             Fate::Serve
         };
         (fate, faults.latency)
+    }
+}
+
+fn dropped() -> io::Error {
+    io::Error::other("fault plan: connection dropped")
+}
+
+/// The request's Content-Length, 0 when it has none.
+pub(crate) fn declared_length(request: &Request<Incoming>) -> u64 {
+    request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads half of the request body, then gives the error that makes hyper drop the
+/// connection: the request is never acted on.
+pub(crate) async fn drop_mid_request(request: Request<Incoming>) -> io::Error {
+    let half = declared_length(&request) / 2;
+    let mut body = request.into_body();
+    let mut read = 0u64;
+    while read < half {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
+    dropped()
+}
+
+/// The answer, cut after half of its body; an answer without a body is not sent at all.
+pub(crate) async fn truncate(
+    response: Response<Full<Bytes>>,
+) -> Result<Response<AnswerBody>, io::Error> {
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if bytes.is_empty() {
+        return Err(dropped());
+    }
+    let truncated = Truncated {
+        total: bytes.len() as u64,
+        part: Some(bytes.slice(..bytes.len() / 2)),
+    };
+    Ok(Response::from_parts(parts, Either::Right(truncated)))
+}
+
+/// A body that announces its full length, sends half, then fails: hyper cuts the connection.
+pub(crate) struct Truncated {
+    part: Option<Bytes>,
+    total: u64,
+}
+
+impl Body for Truncated {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Poll::Ready(Some(match self.part.take() {
+            Some(part) => Ok(Frame::data(part)),
+            None => Err(dropped()),
+        }))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.total)
     }
 }
 

@@ -3,25 +3,19 @@
 
 use std::{
     io::{self, SeekFrom},
-    pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
 };
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
-use hyper::{
-    Method, Request, Response, StatusCode,
-    body::{Body, Frame, Incoming, SizeHint},
-    ext::ReasonPhrase,
-};
+use hyper::{Method, Request, Response, StatusCode, body::Incoming, ext::ReasonPhrase};
 use serde::Serialize;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use super::{
     State,
-    faults::Fate,
+    faults::{self, Fate, Truncated},
     names::{Page, PageLimits},
     uploads::{ChunkPlan, Meta, io_failure},
 };
@@ -248,19 +242,8 @@ pub(crate) async fn handle(
             let timeout = Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out.");
             return Ok(whole(timeout.response()));
         }
-        Fate::Drop if declared_length(&request) > 0 => {
-            let half = declared_length(&request) / 2;
-            let mut body = request.into_body();
-            let mut read = 0u64;
-            while read < half {
-                match body.frame().await {
-                    Some(Ok(frame)) => {
-                        read += frame.data_ref().map_or(0, |d| d.len() as u64);
-                    }
-                    _ => break,
-                }
-            }
-            return Err(dropped());
+        Fate::Drop if faults::declared_length(&request) > 0 => {
+            return Err(faults::drop_mid_request(request).await);
         }
         _ => {}
     }
@@ -268,69 +251,14 @@ pub(crate) async fn handle(
         Ok(response) => response,
         Err(failure) => failure.response(),
     };
-    if fate != Fate::Drop {
-        return Ok(whole(response));
+    if fate == Fate::Drop {
+        return faults::truncate(response).await;
     }
-    let (parts, body) = response.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    if bytes.is_empty() {
-        return Err(dropped());
-    }
-    let total = bytes.len() as u64;
-    let part = bytes.slice(..bytes.len() / 2);
-    Ok(Response::from_parts(
-        parts,
-        Either::Right(Truncated {
-            part: Some(part),
-            total,
-        }),
-    ))
+    Ok(whole(response))
 }
 
 fn whole(response: Response<Full<Bytes>>) -> Response<AnswerBody> {
     response.map(Either::Left)
-}
-
-fn dropped() -> io::Error {
-    io::Error::other("fault plan: connection dropped")
-}
-
-fn declared_length(request: &Request<Incoming>) -> u64 {
-    request
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// A body that announces its full length, sends half, then fails: hyper cuts the connection.
-pub(crate) struct Truncated {
-    part: Option<Bytes>,
-    total: u64,
-}
-
-impl Body for Truncated {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        Poll::Ready(Some(match self.part.take() {
-            Some(part) => Ok(Frame::data(part)),
-            None => Err(dropped()),
-        }))
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.total)
-    }
 }
 
 async fn serve(

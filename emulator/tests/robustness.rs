@@ -11,6 +11,15 @@ use tokio::{
 };
 use uuid::Uuid;
 
+/// An emulator keeping its state in `dir` (a restart with the same `dir` reloads it).
+async fn start_in(dir: &Path) -> Emulator {
+    Emulator::builder()
+        .data_dir(dir)
+        .start()
+        .await
+        .expect("emulator")
+}
+
 fn client(emulator: &Emulator) -> Client {
     Client::builder(emulator.endpoint())
         .retry_policy(RetryPolicy::none())
@@ -154,11 +163,7 @@ async fn orphan_data_files_are_removed_at_start() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::create_dir_all(dir.path().join("sessions")).expect("mkdir");
     std::fs::write(dir.path().join("sessions/stray.data"), b"junk").expect("orphan");
-    let e = Emulator::builder()
-        .data_dir(dir.path())
-        .start()
-        .await
-        .expect("emulator");
+    let e = start_in(dir.path()).await;
     assert!(data_files(e.data_dir()).is_empty());
 }
 
@@ -166,11 +171,7 @@ async fn orphan_data_files_are_removed_at_start() {
 async fn concurrent_create_and_delete_of_one_name_replay_to_the_same_state() {
     let dir = tempfile::tempdir().expect("dir");
     for round in 0..5 {
-        let e = Emulator::builder()
-            .data_dir(dir.path())
-            .start()
-            .await
-            .expect("emulator");
+        let e = start_in(dir.path()).await;
         let c = client(&e);
         let name = format!("fabric:/race/n{round}");
         let mut tasks = Vec::new();
@@ -191,11 +192,7 @@ async fn concurrent_create_and_delete_of_one_name_replay_to_the_same_state() {
         }
         let before = c.name_exists(&name).await.expect("exists");
         e.shutdown().await;
-        let again = Emulator::builder()
-            .data_dir(dir.path())
-            .start()
-            .await
-            .expect("restart");
+        let again = start_in(dir.path()).await;
         let after = client(&again).name_exists(&name).await.expect("exists");
         assert_eq!(
             before, after,
@@ -207,11 +204,7 @@ async fn concurrent_create_and_delete_of_one_name_replay_to_the_same_state() {
 
 /// A complete session, ready to commit, in a data dir; returns its id and bytes.
 async fn complete_session(dir: &Path) -> (Uuid, Vec<u8>) {
-    let e = Emulator::builder()
-        .data_dir(dir)
-        .start()
-        .await
-        .expect("emulator");
+    let e = start_in(dir).await;
     let id = Uuid::new_v4();
     let data = b"committed across a crash".to_vec();
     let last = data.len() as u64 - 1;
@@ -238,11 +231,7 @@ async fn a_commit_cut_by_a_crash_is_finished_at_the_next_start() {
     let dir = tempfile::tempdir().expect("dir");
     let (id, data) = complete_session(dir.path()).await;
     std::fs::write(dir.path().join("committed.log"), format!("{id}\n")).expect("log");
-    let e = Emulator::builder()
-        .data_dir(dir.path())
-        .start()
-        .await
-        .expect("restart");
+    let e = start_in(dir.path()).await;
     client(&e)
         .commit_upload_session(id)
         .await
@@ -265,11 +254,7 @@ async fn a_commit_cut_by_a_crash_is_finished_at_the_next_start() {
     )
     .expect("move");
     std::fs::write(dir.path().join("committed.log"), format!("{id}\n")).expect("log");
-    let e = Emulator::builder()
-        .data_dir(dir.path())
-        .start()
-        .await
-        .expect("restart");
+    let e = start_in(dir.path()).await;
     let c = client(&e);
     c.commit_upload_session(id)
         .await
