@@ -3,11 +3,11 @@
 use std::{
     fmt,
     pin::Pin,
-    task::{Context, Poll},
+    task::{Context, Poll, ready},
 };
 
 use futures::{
-    Stream, StreamExt, TryStreamExt,
+    Stream, StreamExt,
     stream::{self, BoxStream},
 };
 use reqwest::StatusCode;
@@ -98,7 +98,11 @@ pub struct SubNamePages(BoxStream<'static, Result<SubNamePage>>);
 /// Every name under a name, across all pages: what [`Client::sub_names`] returns. A `Stream`
 /// that can be polled as it is (it is `Unpin`); it holds one page in memory at a time.
 #[must_use = "streams do nothing unless polled"]
-pub struct SubNames(BoxStream<'static, Result<String>>);
+pub struct SubNames {
+    pages: SubNamePages,
+    /// The rest of the current page: names are handed out from here without polling `pages`.
+    page: std::vec::IntoIter<String>,
+}
 
 impl Stream for SubNamePages {
     type Item = Result<SubNamePage>;
@@ -110,7 +114,17 @@ impl Stream for SubNamePages {
 impl Stream for SubNames {
     type Item = Result<String>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.as_mut().poll_next(cx)
+        // The per-name path is one iterator step: this is the loop of a million-name listing.
+        loop {
+            if let Some(name) = self.page.next() {
+                return Poll::Ready(Some(Ok(name)));
+            }
+            match ready!(Pin::new(&mut self.pages).poll_next(cx)) {
+                Some(Ok(page)) => self.page = page.names.into_iter(),
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => return Poll::Ready(None),
+            }
+        }
     }
 }
 
@@ -243,11 +257,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn sub_names(&self, name: &str, recursive: bool) -> SubNames {
-        let names = self
-            .sub_name_pages(name, recursive)
-            .map_ok(|page| stream::iter(page.names).map(Ok))
-            .try_flatten();
-        SubNames(names.boxed())
+        SubNames {
+            pages: self.sub_name_pages(name, recursive),
+            page: Vec::new().into_iter(),
+        }
     }
 }
 
