@@ -61,6 +61,8 @@ pub struct ClientBuilder {
     policy: RetryPolicy,
     max_body: u64,
     cooldown: Duration,
+    #[cfg(any(feature = "tls", feature = "native-tls"))]
+    tls: Option<crate::tls::TlsSettings>,
 }
 
 impl ClientBuilder {
@@ -187,6 +189,39 @@ impl ClientBuilder {
         self
     }
 
+    /// The client certificate for clusters that authenticate clients by certificate.
+    ///
+    /// ```no_run
+    /// use servicefabric_rest::{Client, tls::{Identity, ServerValidation}};
+    ///
+    /// # fn demo() -> servicefabric_rest::Result<()> {
+    /// let client = Client::builder("https://mycluster.westeurope.cloudapp.azure.com:19080")
+    ///     .client_identity(Identity::from_pem_files("client.pem", None)?)
+    ///     .server_validation(ServerValidation::thumbprints(["6C9F0E41362F7B81D7856E5A6E07423B3E451F0A"])?)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(any(feature = "tls", feature = "native-tls"))]
+    pub fn client_identity(mut self, identity: crate::tls::Identity) -> Self {
+        self.tls.get_or_insert_with(Default::default).identity = Some(identity);
+        self
+    }
+
+    /// How the gateway's certificate is checked (default: the system's roots and the host
+    /// name); see [`ServerValidation`](crate::tls::ServerValidation).
+    #[cfg(any(feature = "tls", feature = "native-tls"))]
+    pub fn server_validation(mut self, validation: crate::tls::ServerValidation) -> Self {
+        self.tls.get_or_insert_with(Default::default).validation = validation;
+        self
+    }
+
+    /// Which TLS library does the handshake, when both features are on (default: rustls).
+    #[cfg(any(feature = "tls", feature = "native-tls"))]
+    pub fn tls_backend(mut self, backend: crate::tls::TlsBackend) -> Self {
+        self.tls.get_or_insert_with(Default::default).backend = backend;
+        self
+    }
+
     /// Checks the settings and builds the client. Nothing is sent yet.
     ///
     /// ```
@@ -221,14 +256,30 @@ impl ClientBuilder {
             return Err(Error::invalid("HTTP timeout", "0s", "a positive duration"));
         }
         let http = match self.http {
-            Some(http) => http,
-            // Never follow a redirect: reqwest would re-send a chunk body (with a Referer) to
-            // wherever a 3xx points, and turn a commit into a GET.
-            None => reqwest::Client::builder()
-                .tcp_nodelay(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(Error::Transport)?,
+            Some(http) => {
+                #[cfg(any(feature = "tls", feature = "native-tls"))]
+                if self.tls.is_some() {
+                    return Err(Error::invalid(
+                        "client settings",
+                        "http_client together with TLS settings",
+                        "one of them: TLS settings apply to the client this builder makes",
+                    ));
+                }
+                http
+            }
+            None => {
+                // Never follow a redirect: reqwest would re-send a chunk body (with a Referer)
+                // to wherever a 3xx points, and turn a commit into a GET.
+                let builder = reqwest::Client::builder()
+                    .tcp_nodelay(true)
+                    .redirect(reqwest::redirect::Policy::none());
+                #[cfg(any(feature = "tls", feature = "native-tls"))]
+                let builder = match &self.tls {
+                    Some(tls) => tls.apply(builder)?,
+                    None => builder,
+                };
+                builder.build().map_err(Error::Transport)?
+            }
         };
         let state = CallState::new(http_timeout, self.max_body);
         let endpoints = urls
@@ -256,11 +307,11 @@ fn check_endpoint(endpoint: &str) -> Result<String> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::invalid("endpoint", endpoint, expected));
     }
-    if url.scheme() == "https" && !cfg!(feature = "tls") {
+    if url.scheme() == "https" && !cfg!(any(feature = "tls", feature = "native-tls")) {
         return Err(Error::invalid(
             "endpoint",
             endpoint,
-            "an http:// URL (https needs this crate's `tls` feature)",
+            "an http:// URL (https needs this crate's `tls` or `native-tls` feature)",
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -311,6 +362,8 @@ impl Client {
             policy: RetryPolicy::default(),
             max_body: DEFAULT_MAX_RESPONSE_BYTES,
             cooldown: DEFAULT_COOLDOWN,
+            #[cfg(any(feature = "tls", feature = "native-tls"))]
+            tls: None,
         }
     }
 

@@ -76,6 +76,25 @@ pub enum Error {
     /// The connection failed mid-request or mid-body (reset, truncated body).
     #[error("transport error: {}", chain(.0))]
     Transport(#[source] reqwest::Error),
+    /// The gateway's certificate did not pass the configured validation (a pinned
+    /// thumbprint or common name, or expiry): nothing was sent. Not retried.
+    #[cfg(any(feature = "tls", feature = "native-tls"))]
+    #[error("{mismatch} (endpoint {endpoint})")]
+    ServerCertificate {
+        /// What was expected and what the server showed.
+        mismatch: crate::tls::CertificateMismatch,
+        /// The gateway that showed it.
+        endpoint: String,
+    },
+    /// A certificate or key file could not be used: it names the file and what is wrong
+    /// (unreadable, no key, wrong password, no certificate, expired).
+    #[error("certificate file {file}: {problem}")]
+    Certificate {
+        /// The file (or the source given for a buffer).
+        file: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A success answer whose body does not decode (not JSON, truncated JSON, a 64-bit number
     /// that is not a number, a missing field).
     #[error("cannot decode the {status} answer: {detail} (body starts {body_snippet:?})")]
@@ -312,6 +331,14 @@ impl Error {
     }
 
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        #[cfg(any(feature = "tls", feature = "native-tls"))]
+        if let Some(mismatch) = crate::tls::mismatch_in(&e) {
+            let endpoint = e
+                .url()
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            return Self::ServerCertificate { mismatch, endpoint };
+        }
         if e.is_timeout() {
             Self::Timeout(e)
         } else if e.is_connect() {

@@ -39,6 +39,8 @@ mod policy;
 mod request;
 mod response;
 mod sub_names;
+#[cfg(any(feature = "tls", feature = "native-tls"))]
+pub mod tls;
 mod upload_session;
 mod wire;
 
