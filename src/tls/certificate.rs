@@ -133,6 +133,13 @@ fn parse(der: &[u8]) -> std::result::Result<X509Certificate<'_>, CertificateMism
         })
 }
 
+/// Seconds since the Unix epoch, for validity checks (0 if the clock is before 1970).
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The leaf's thumbprint is one of `pins` and it has not expired (nor is it not yet valid).
 pub(crate) fn check_thumbprints(
     leaf: &[u8],

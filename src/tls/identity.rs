@@ -171,9 +171,7 @@ impl Identity {
         key: PrivateKeyDer<'static>,
         source: &str,
     ) -> Result<Self> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = certificate::now_unix();
         let leaf = x509_parser::parse_x509_certificate(&chain[0])
             .map_err(|e| problem(source, format!("the certificate does not parse: {e}")))?
             .1;
@@ -188,6 +186,11 @@ impl Identity {
             key,
             source: source.to_string(),
         })
+    }
+
+    /// The file (or the source given for a buffer) the identity came from.
+    pub(crate) fn source(&self) -> &str {
+        &self.source
     }
 
     /// The SHA-1 thumbprint of the client certificate, as the cluster's settings list it.

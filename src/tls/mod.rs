@@ -149,6 +149,14 @@ impl ServerValidation {
         }
     }
 
+    /// The CA bundle's certificates (DER), where a leaf's issuer may be found.
+    pub(crate) fn ca_certs(&self) -> Vec<Vec<u8>> {
+        self.ca
+            .as_ref()
+            .map(|ca| ca.certs.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether this mode checks nothing.
     pub fn is_insecure(&self) -> bool {
         matches!(self.rule, Rule::Insecure)

@@ -39,9 +39,7 @@ impl<S> tower_layer::Layer<S> for PinLayer {
 
 impl PinLayer {
     fn check(&self, leaf: Option<&[u8]>) -> std::result::Result<(), BoxError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = certificate::now_unix();
         match &self.rule {
             Rule::Chain | Rule::Insecure => Ok(()),
             Rule::Thumbprints(pins) => {
@@ -118,18 +116,13 @@ pub(super) fn apply(
         let (certs, key) = identity.to_pem();
         let identity = reqwest::Identity::from_pkcs8_pem(certs.as_bytes(), key.as_bytes())
             .map_err(|e| Error::Certificate {
-                file: format!("{identity:?}"),
+                file: identity.source().to_string(),
                 problem: format!("native-tls refused the certificate or key: {e}"),
             })?;
         builder = builder.identity(identity);
     }
     Ok(builder.connector_layer(PinLayer {
         rule: settings.validation.rule.clone(),
-        ca: settings
-            .validation
-            .ca
-            .as_ref()
-            .map(|ca| ca.certs.clone())
-            .unwrap_or_default(),
+        ca: settings.validation.ca_certs(),
     }))
 }

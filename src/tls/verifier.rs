@@ -149,12 +149,7 @@ pub(super) fn apply(
     let verifier = Verifier {
         rule: settings.validation.rule.clone(),
         chain,
-        ca: settings
-            .validation
-            .ca
-            .as_ref()
-            .map(|ca| ca.certs.clone())
-            .unwrap_or_default(),
+        ca: settings.validation.ca_certs(),
         algorithms: provider.signature_verification_algorithms,
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -166,7 +161,7 @@ pub(super) fn apply(
         Some(identity) => config
             .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
             .map_err(|e| Error::Certificate {
-                file: format!("{identity:?}"),
+                file: identity.source().to_string(),
                 problem: format!("the key does not match the certificate or is not supported: {e}"),
             })?,
         None => config.with_no_client_auth(),
