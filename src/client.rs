@@ -2,7 +2,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{Error, Result, RetryPolicy, endpoints::Endpoints, generated, hooks::CallState};
+use crate::{
+    Error, Result, RetryPolicy,
+    auth::{Auth, TokenProvider},
+    endpoints::Endpoints,
+    generated,
+    hooks::CallState,
+};
 
 /// The gateway's own default server timeout, in seconds.
 pub const DEFAULT_SERVER_TIMEOUT: u64 = 60;
@@ -37,6 +43,11 @@ struct Shared {
     policy: RetryPolicy,
     server_timeout: u64,
     max_body: u64,
+    auth: Option<Arc<Auth>>,
+    /// A client certificate over rustls: a connection closed right after sending is most
+    /// likely a renegotiation the client cannot do.
+    #[cfg(feature = "tls")]
+    renegotiation_hint: bool,
 }
 
 /// Configures a [`Client`]; see [`Client::builder`].
@@ -61,8 +72,15 @@ pub struct ClientBuilder {
     policy: RetryPolicy,
     max_body: u64,
     cooldown: Duration,
+    token: Option<Arc<dyn TokenProvider>>,
     #[cfg(any(feature = "tls", feature = "native-tls"))]
     tls: Option<crate::tls::TlsSettings>,
+}
+
+impl std::fmt::Debug for dyn TokenProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenProvider")
+    }
 }
 
 impl ClientBuilder {
@@ -222,6 +240,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Where bearer tokens come from, for clusters secured with Entra ID; see
+    /// [`auth`](crate::auth). Every endpoint must then be `https://`: [`Self::build`] refuses
+    /// to send a token over plain http.
+    ///
+    /// ```
+    /// use servicefabric_rest::{Client, Error, auth};
+    ///
+    /// let err = Client::builder("http://localhost:19080")
+    ///     .token_provider(auth::static_token("eyJ0eXAi..."))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput { what: "endpoint", .. }));
+    /// assert!(!err.to_string().contains("eyJ0eXAi"));
+    /// ```
+    pub fn token_provider(mut self, provider: impl TokenProvider + 'static) -> Self {
+        self.token = Some(Arc::new(provider));
+        self
+    }
+
     /// Checks the settings and builds the client. Nothing is sent yet.
     ///
     /// ```
@@ -242,6 +279,15 @@ impl ClientBuilder {
             .iter()
             .map(|e| check_endpoint(e))
             .collect::<Result<Vec<_>>>()?;
+        if self.token.is_some()
+            && let Some(plain) = urls.iter().find(|u| u.starts_with("http:"))
+        {
+            return Err(Error::invalid(
+                "endpoint",
+                plain,
+                "an https:// URL: a bearer token is never sent over plain http",
+            ));
+        }
         if !(1..=MAX_SERVER_TIMEOUT).contains(&self.server_timeout) {
             return Err(Error::invalid(
                 "timeout",
@@ -281,7 +327,12 @@ impl ClientBuilder {
                 builder.build().map_err(Error::Transport)?
             }
         };
-        let state = CallState::new(http_timeout, self.max_body);
+        #[cfg(feature = "tls")]
+        let renegotiation_hint = self.tls.as_ref().is_some_and(|tls| {
+            tls.identity.is_some() && tls.backend == crate::tls::TlsBackend::Rustls
+        });
+        let auth = self.token.map(|provider| Arc::new(Auth::new(provider)));
+        let state = CallState::new(http_timeout, self.max_body, auth.clone());
         let endpoints = urls
             .into_iter()
             .map(|url| {
@@ -295,6 +346,9 @@ impl ClientBuilder {
                 policy: self.policy,
                 server_timeout: self.server_timeout,
                 max_body: self.max_body,
+                auth,
+                #[cfg(feature = "tls")]
+                renegotiation_hint,
             }),
         })
     }
@@ -362,6 +416,7 @@ impl Client {
             policy: RetryPolicy::default(),
             max_body: DEFAULT_MAX_RESPONSE_BYTES,
             cooldown: DEFAULT_COOLDOWN,
+            token: None,
             #[cfg(any(feature = "tls", feature = "native-tls"))]
             tls: None,
         }
@@ -413,6 +468,15 @@ impl Client {
 
     pub(crate) fn policy(&self) -> &RetryPolicy {
         &self.shared.policy
+    }
+
+    pub(crate) fn auth(&self) -> Option<&Auth> {
+        self.shared.auth.as_deref()
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn renegotiation_hint(&self) -> bool {
+        self.shared.renegotiation_hint
     }
 
     pub(crate) fn max_body(&self) -> u64 {

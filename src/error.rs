@@ -95,6 +95,29 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// The token provider gave no token (its own error), or one no header can carry. Not
+    /// retried.
+    #[error("no bearer token: {0}")]
+    Token(#[source] crate::auth::BoxError),
+    /// The gateway closed the connection right after a request was sent with a client
+    /// certificate over rustls: most likely a Windows cluster that asks for the certificate
+    /// after the handshake (TLS renegotiation), which rustls cannot do.
+    #[cfg(feature = "tls")]
+    #[error(
+        "the gateway {endpoint} closed the connection right after the request was sent ({}). \
+         A Windows cluster that asks for the client certificate after the handshake does this \
+         (TLS renegotiation), which rustls cannot do: use the `native-tls` feature with \
+         `TlsBackend::NativeTls` (sfrest: --tls-backend native), or have the cluster ask at the \
+         handshake (`netsh http update sslcert ... clientcertnegotiation=enable`)",
+        chain(.source)
+    )]
+    Renegotiation {
+        /// The gateway.
+        endpoint: String,
+        /// What the connection did.
+        #[source]
+        source: reqwest::Error,
+    },
     /// A success answer whose body does not decode (not JSON, truncated JSON, a 64-bit number
     /// that is not a number, a missing field).
     #[error("cannot decode the {status} answer: {detail} (body starts {body_snippet:?})")]
@@ -247,6 +270,8 @@ impl Error {
             }
             Self::UnexpectedResponse { status, .. } => matches!(status.as_u16(), 502..=504),
             Self::Timeout(_) | Self::Connect(_) | Self::Transport(_) => true,
+            #[cfg(feature = "tls")]
+            Self::Renegotiation { .. } => true,
             _ => false,
         }
     }

@@ -7,14 +7,18 @@
 //!   HTML page, a bodiless 404) stays `UnexpectedResponse` with its status and body, where
 //!   progenitor would report `InvalidResponsePayload` and lose the status.
 //! - [`success_response`]: a success body is read up to the client's limit, never further.
+//!   On Entra ID clusters it adds the bearer token (https only).
 //! - `post`: the status goes on the current request span (`tracing`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue};
 
-use crate::generated::Client as RawClient;
+use crate::{
+    auth::{Auth, GET_AAD_METADATA_FN},
+    generated::Client as RawClient,
+};
 
 /// progenitor adds `api-version: <spec version>` to every request; no official client sends it.
 static API_VERSION_HEADER: reqwest::header::HeaderName =
@@ -27,6 +31,9 @@ pub(crate) const MAX_FAILURE_BODY: usize = 64 * 1024;
 /// limit, so the typed layer can tell it apart.
 pub(crate) const BODY_TOO_LARGE: &str = "response body larger than the client's limit of ";
 
+/// Marks the generated `Error::Custom` the `pre` hook returns when no token could be had.
+pub(crate) const TOKEN_FAILED: &str = "bearer token: ";
+
 /// What every request of a generated [`RawClient`] shares: the HTTP timeout to apply and the
 /// largest success body to read.
 #[doc(hidden)]
@@ -34,13 +41,16 @@ pub(crate) const BODY_TOO_LARGE: &str = "response body larger than the client's 
 pub struct CallState {
     http_timeout: Duration,
     max_body: u64,
+    /// Entra ID clusters: where the bearer token comes from.
+    auth: Option<Arc<Auth>>,
 }
 
 impl CallState {
-    pub(crate) fn new(http_timeout: Duration, max_body: u64) -> Self {
+    pub(crate) fn new(http_timeout: Duration, max_body: u64, auth: Option<Arc<Auth>>) -> Self {
         Self {
             http_timeout,
             max_body,
+            auth,
         }
     }
 }
@@ -54,6 +64,23 @@ impl ClientHooks<CallState> for RawClient {
         crate::wire::rewrite_query(request.url_mut(), info.operation_id);
         request.headers_mut().remove(&API_VERSION_HEADER);
         *request.timeout_mut() = Some(self.inner().http_timeout);
+        if let Some(auth) = &self.inner().auth
+            && info.operation_id != GET_AAD_METADATA_FN
+        {
+            // build() refuses http endpoints with a token; this holds for any URL whatsoever.
+            if request.url().scheme() != "https" {
+                return Err(Error::Custom(format!(
+                    "{TOKEN_FAILED}not sent over plain http"
+                )));
+            }
+            let (_, header) = auth
+                .header()
+                .await
+                .map_err(|e| Error::Custom(format!("{TOKEN_FAILED}{e}")))?;
+            request
+                .headers_mut()
+                .insert(reqwest::header::AUTHORIZATION, header);
+        }
         Ok(())
     }
 

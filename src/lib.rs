@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod auth;
 mod client;
 mod endpoints;
 mod error;

@@ -50,6 +50,11 @@ impl Client {
         let mut budget = self.policy().start();
         let mut attempt = 1u32;
         let mut failovers = 0usize;
+        // The metadata call is how a client learns to get a token: it is sent without one.
+        let auth = self
+            .auth()
+            .filter(|_| operation != crate::auth::GET_AAD_METADATA);
+        let mut token_refreshed = false;
         loop {
             let (index, endpoint) = endpoints.pick();
             let span = tracing::debug_span!(
@@ -62,14 +67,32 @@ impl Client {
                 elapsed_ms = field::Empty,
             );
             let started = Instant::now();
-            let result = async { finish(send(endpoint.raw.clone()).await, self.max_body()).await }
-                .instrument(span.clone())
-                .await;
+            let mut token = None;
+            let result = async {
+                if let Some(auth) = auth {
+                    token = Some(self.authorize(auth, &endpoint.raw).await?);
+                }
+                finish(send(endpoint.raw.clone()).await, self.max_body()).await
+            }
+            .instrument(span.clone())
+            .await;
             span.record("elapsed_ms", started.elapsed().as_millis() as u64);
             let error = match result {
                 Ok(answer) => return Ok(answer),
-                Err(error) => error,
+                Err(error) => self.explain(error, &endpoint.url),
             };
+            // A refused token: the gateway did nothing, so even a create may be sent again,
+            // once, with a new token.
+            if let (Some(auth), Some(generation)) = (auth, token)
+                && !token_refreshed
+                && matches!(error.status().map(|s| s.as_u16()), Some(401 | 403))
+            {
+                token_refreshed = true;
+                auth.refused(generation);
+                tracing::info!(parent: &span, "the gateway refused the token: asking for a new one");
+                attempt += 1;
+                continue;
+            }
             let unreachable = matches!(error, Error::Connect(_));
             let moved =
                 (unreachable || matches!(error, Error::Timeout(_))) && endpoints.mark_down(index);
@@ -100,5 +123,24 @@ impl Client {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    /// Says what a failure likely is, where the client knows more than the error does.
+    #[allow(unused_variables)]
+    fn explain(&self, error: Error, endpoint: &str) -> Error {
+        #[cfg(feature = "tls")]
+        if let Error::Transport(source) = error {
+            // No answer at all (not a cut body) after a request went out with a certificate.
+            let after_send = source.is_request() && endpoint.starts_with("https:");
+            return if after_send && self.renegotiation_hint() {
+                Error::Renegotiation {
+                    endpoint: endpoint.to_string(),
+                    source,
+                }
+            } else {
+                Error::Transport(source)
+            };
+        }
+        error
     }
 }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use crate::{
     Error, Result,
     generated::{self, types},
-    hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, read_bounded},
+    hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, TOKEN_FAILED, read_bounded},
 };
 
 /// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
@@ -67,6 +67,9 @@ pub(crate) async fn finish<T>(
             limit: max_body,
             resource: None,
         },
+        E::Custom(detail) if detail.starts_with(TOKEN_FAILED) => {
+            Error::Token(detail[TOKEN_FAILED.len()..].to_string().into())
+        }
         E::InvalidRequest(detail) | E::Custom(detail) => {
             Error::invalid("request", detail, "a request the generated client accepts")
         }

@@ -385,6 +385,11 @@ fn generated_types_match_the_spec_components() {
             "NameDescription",
             schemars::schema_for!(types::NameDescription),
         ),
+        (
+            "AadMetadataObject",
+            schemars::schema_for!(types::AadMetadataObject),
+        ),
+        ("AadMetadata", schemars::schema_for!(types::AadMetadata)),
     ];
     for (name, component) in components.iter() {
         if component["type"] == "object" {

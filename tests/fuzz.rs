@@ -15,6 +15,7 @@ fn decode_all(bytes: &[u8]) {
     let _ = serde_json::from_slice::<types::UploadSessionInfo>(bytes);
     let _ = serde_json::from_slice::<types::UploadChunkRange>(bytes);
     let _ = serde_json::from_slice::<types::NameDescription>(bytes);
+    let _ = serde_json::from_slice::<types::AadMetadataObject>(bytes);
     let _ = serde_json::from_slice::<servicefabric_rest::ErrorCode>(bytes);
 }
 

@@ -494,3 +494,77 @@ fn certificate_files_that_cannot_be_used_say_which_and_why() {
         "{debug}"
     );
 }
+
+/// A Windows gateway that wants the client certificate only after the request, seen from a
+/// client that cannot renegotiate: the handshake asks for no certificate, the request head is
+/// read, and the connection is closed without an answer.
+#[cfg(feature = "tls")]
+async fn closes_after_the_request(server: &Made) -> String {
+    use tokio::io::AsyncReadExt;
+    let key = PrivateKeyDer::try_from(server.key_der.clone()).expect("key");
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(server.der.clone())], key)
+            .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("https://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                drop(tls);
+            });
+        }
+    });
+    endpoint
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_connection_closed_after_sending_a_certificate_says_renegotiation() {
+    let server = leaf("cluster.test", None, false);
+    let me = leaf("sfrest-client", None, false);
+    let endpoint = closes_after_the_request(&server).await;
+    let pin = || ServerValidation::thumbprints([server.sha1()]).expect("pin");
+    let err = call(&client(
+        &endpoint,
+        TlsBackend::Rustls,
+        pin(),
+        Some(pem_identity(&me)),
+    ))
+    .await
+    .expect_err("closed");
+    assert!(
+        matches!(&err, Error::Renegotiation { endpoint: e, .. } if *e == endpoint),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("renegotiation")
+            && text.contains("native-tls")
+            && text.contains("clientcertnegotiation=enable"),
+        "{text}"
+    );
+    // Without a client certificate it is only a broken connection.
+    let err = call(&client(&endpoint, TlsBackend::Rustls, pin(), None))
+        .await
+        .expect_err("closed");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+}

@@ -32,6 +32,7 @@ pub const OPERATIONS: &[&str] = &[
     "GetSubNameInfoList",
     "GetNameExistsInfo",
     "DeleteName",
+    "GetAadMetadata",
 ];
 
 /// What happens to a share of the requests of one operation (or of all). Fractions are of

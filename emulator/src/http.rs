@@ -172,6 +172,7 @@ enum Route {
     SubNames(String),
     NameExists(String),
     DeleteName(String),
+    AadMetadata,
 }
 
 impl Route {
@@ -187,6 +188,7 @@ impl Route {
             Route::SubNames(_) => "GetSubNameInfoList",
             Route::NameExists(_) => "GetNameExistsInfo",
             Route::DeleteName(_) => "DeleteName",
+            Route::AadMetadata => "GetAadMetadata",
         }
     }
 }
@@ -213,6 +215,7 @@ fn route(method: &Method, path: &str) -> Result<Route, Failure> {
         ("Names", true, "GetSubNames", &Method::GET) => Route::SubNames(full_name(&key)?),
         ("Names", true, "", &Method::GET) => Route::NameExists(full_name(&key)?),
         ("Names", true, "", &Method::DELETE) => Route::DeleteName(full_name(&key)?),
+        ("$", true, "", &Method::GET) if key == "GetAadMetadata" => Route::AadMetadata,
         _ => return Err(Failure::invalid_arg()),
     };
     Ok(route)
@@ -225,11 +228,15 @@ pub(crate) type AnswerBody = Either<Full<Bytes>, Truncated>;
 /// when the fault plan says so.
 pub(crate) async fn handle(
     state: Arc<State>,
+    admitted: bool,
     request: Request<Incoming>,
 ) -> Result<Response<AnswerBody>, io::Error> {
     let operation = route(request.method(), request.uri().path())
         .ok()
         .map(|r| r.operation());
+    if let Some(status) = refusal(&state, admitted, operation, &request) {
+        return Ok(whole(respond(status, Vec::new())));
+    }
     let (fate, latency) = operation.map_or((Fate::Serve, std::time::Duration::ZERO), |op| {
         state.faults.decide(op)
     });
@@ -255,6 +262,51 @@ pub(crate) async fn handle(
         return faults::truncate(response).await;
     }
     Ok(whole(response))
+}
+
+/// The status a secured gateway answers before looking at the request: 403 to a client
+/// certificate it does not know (or none), 401/403 to a missing or wrong bearer token.
+/// `GetAadMetadata` needs no token: clients call it to learn how to get one.
+fn refusal(
+    state: &State,
+    admitted: bool,
+    operation: Option<&str>,
+    request: &Request<Incoming>,
+) -> Option<u16> {
+    if !admitted {
+        return Some(403);
+    }
+    let bearer = state.config.bearer.as_ref()?;
+    if operation == Some("GetAadMetadata") {
+        return None;
+    }
+    let authorization = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    bearer.refuses(authorization)
+}
+
+/// GetAadMetadata: `aad` with the emulator's made-up ids when it asks for tokens, else an
+/// empty `type`, as a cluster without Entra ID answers.
+fn aad_metadata(state: &State) -> Vec<u8> {
+    use super::security::{AAD_CLIENT_APP, AAD_CLUSTER_APP, AAD_TENANT};
+    let body = if state.config.bearer.is_some() {
+        serde_json::json!({
+            "type": "aad",
+            "metadata": {
+                "authority": format!("https://login.microsoftonline.com/{AAD_TENANT}"),
+                "client": AAD_CLIENT_APP,
+                "cluster": AAD_CLUSTER_APP,
+                "login": "https://login.microsoftonline.com",
+                "redirect": "urn:ietf:wg:oauth:2.0:oob",
+                "tenant": AAD_TENANT,
+            }
+        })
+    } else {
+        serde_json::json!({ "type": "", "metadata": {} })
+    };
+    gateway_json(&body)
 }
 
 fn whole(response: Response<Full<Bytes>>) -> Response<AnswerBody> {
@@ -337,6 +389,7 @@ async fn serve(
             state.delete_name(&name)?;
             Ok(respond(200, Vec::new()))
         }
+        Route::AadMetadata => Ok(respond(200, aad_metadata(state))),
     }
 }
 

@@ -24,6 +24,7 @@
 mod faults;
 mod http;
 mod names;
+mod security;
 mod seed;
 mod uploads;
 
@@ -47,6 +48,7 @@ use tokio::{
 use self::{faults::Injector, http::Failure, names::Names, uploads::Uploads};
 
 pub use faults::{FaultPlan, Faults, OPERATIONS};
+pub use security::TlsOptions;
 
 /// Default page cut: about what the runtime puts in one answer.
 pub const DEFAULT_PAGE_BYTES: usize = 3 * 1024 * 1024;
@@ -71,6 +73,7 @@ struct Settings {
     runtime_version: (u32, u32),
     max_chunk_bytes: u64,
     idle_timeout: Duration,
+    bearer: Option<security::Bearer>,
 }
 
 /// The emulator's state, shared by connections.
@@ -134,6 +137,8 @@ pub struct EmulatorBuilder {
     idle_timeout: Duration,
     max_connections: usize,
     faults: FaultPlan,
+    tls: Option<TlsOptions>,
+    bearer: Option<security::Bearer>,
 }
 
 impl EmulatorBuilder {
@@ -291,6 +296,41 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves https, as a secured cluster does; with
+    /// [`TlsOptions::client_thumbprints`], only clients with one of those certificates are
+    /// served, others get 403.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::{Emulator, TlsOptions};
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().tls(TlsOptions::generated()).start().await?;
+    /// println!("{} shows {:?}", emulator.endpoint(), emulator.server_thumbprint());
+    /// # Ok(()) }
+    /// ```
+    pub fn tls(mut self, options: TlsOptions) -> Self {
+        self.tls = Some(options);
+        self
+    }
+
+    /// Acts as an Entra ID cluster: every request but `GetAadMetadata` must carry
+    /// `Authorization: Bearer <token>` (401 without one, 403 with another), and
+    /// `GetAadMetadata` answers with made-up tenant and application ids.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::{Emulator, TlsOptions};
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder()
+    ///     .tls(TlsOptions::generated())
+    ///     .bearer_token("test-token")
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(security::Bearer(token.into()));
+        self
+    }
+
     /// Binds, loads or seeds the state, and starts serving.
     ///
     /// ```no_run
@@ -326,6 +366,7 @@ impl EmulatorBuilder {
                 runtime_version: (9, 1),
                 max_chunk_bytes: self.max_chunk_bytes,
                 idle_timeout: self.idle_timeout,
+                bearer: self.bearer.clone(),
             },
             names: Mutex::new(names),
             names_log: Mutex::new(BufWriter::new(log)),
@@ -338,17 +379,26 @@ impl EmulatorBuilder {
             seed::apply(&state).await?;
             fs::write(&seeded_marker, b"")?;
         }
+        let tls = self.tls.as_ref().map(TlsOptions::acceptor).transpose()?;
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let (thumbprint, certificate_pem) = tls
+            .as_ref()
+            .map(|t| (t.thumbprint.clone(), t.pem.clone()))
+            .unzip();
         let (stop, stopped) = oneshot::channel();
         let server = tokio::spawn(serve(
             listener,
+            tls.map(Arc::new),
             state.clone(),
             stopped,
             self.max_connections,
         ));
         Ok(Emulator {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("{scheme}://{addr}"),
+            thumbprint,
+            certificate_pem,
             addr,
             root,
             state,
@@ -377,6 +427,7 @@ fn replay_names(log: &Path, names: &mut Names) -> io::Result<()> {
 
 async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<security::Tls>>,
     state: Arc<State>,
     mut stopped: oneshot::Receiver<()>,
     max_connections: usize,
@@ -406,25 +457,47 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
             let _slot = slot;
+            let Some(tls) = tls else {
+                return serve_connection(stream, state, true).await;
+            };
+            // A client that stalls the handshake is dropped like one that never sends a head.
             let idle = state.config.idle_timeout;
-            let service = service_fn(move |request| http::handle(state.clone(), request));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let Ok(Ok(stream)) = tokio::time::timeout(idle, tls.acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let admitted = tls.admits(stream.get_ref().1);
+            serve_connection(stream, state, admitted).await;
         });
     }
     // Dropping the set aborts the open connections.
+}
+
+/// Serves HTTP/1.1 on one connection, plain or TLS. `admitted` is false for a client whose
+/// certificate is not on the list: every request it sends gets 403.
+async fn serve_connection<S>(stream: S, state: Arc<State>, admitted: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let idle = state.config.idle_timeout;
+    let service = service_fn(move |request| http::handle(state.clone(), admitted, request));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops it; without a data
 /// directory its temporary state is removed.
 pub struct Emulator {
     endpoint: String,
+    thumbprint: Option<String>,
+    certificate_pem: Option<String>,
     addr: SocketAddr,
     root: PathBuf,
     state: Arc<State>,
@@ -464,6 +537,8 @@ impl Emulator {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             faults: FaultPlan::default(),
+            tls: None,
+            bearer: None,
         }
     }
 
@@ -491,7 +566,8 @@ impl Emulator {
         Self::builder().seeded(true).start().await
     }
 
-    /// The URL to give a client (`http://127.0.0.1:PORT`).
+    /// The URL to give a client (`http://127.0.0.1:PORT`, or `https://` with
+    /// [`EmulatorBuilder::tls`]).
     ///
     /// ```no_run
     /// # use servicefabric_emulator::Emulator;
@@ -502,6 +578,25 @@ impl Emulator {
     /// ```
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The SHA-1 thumbprint of the certificate it serves (40 upper-case hex digits, as
+    /// Service Fabric shows them), when it serves https.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::{Emulator, TlsOptions};
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().tls(TlsOptions::generated()).start().await?;
+    /// assert_eq!(emulator.server_thumbprint().map(str::len), Some(40));
+    /// # Ok(()) }
+    /// ```
+    pub fn server_thumbprint(&self) -> Option<&str> {
+        self.thumbprint.as_deref()
+    }
+
+    /// The certificate chain it serves, PEM, when it serves https (to trust it as a CA).
+    pub fn server_certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
     }
 
     /// The address it listens on.
