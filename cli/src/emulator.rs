@@ -4,7 +4,7 @@
 use std::{net::ToSocketAddrs, path::PathBuf};
 
 use clap::Args;
-use servicefabric_emulator::{Emulator, FaultPlan};
+use servicefabric_emulator::{Emulator, FaultPlan, TlsOptions};
 
 use crate::output::{Failure, note};
 
@@ -29,6 +29,50 @@ pub struct EmulatorArgs {
     /// (fractions of requests; OPERATION is an operationId such as UploadFileChunk).
     #[arg(long, value_parser = parse_faults)]
     faults: Option<FaultPlan>,
+    /// Serve https, as a secured cluster does, with a certificate made at start (its
+    /// thumbprint is printed) or the one given by --tls-cert and --tls-key.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: the certificate chain to serve, PEM (leaf first).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// With --tls-cert: its private key, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// With --tls: write the served certificate (PEM) here, for tools that trust a file
+    /// (curl --cacert, sfctl --ca).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    write_cert: Option<PathBuf>,
+    /// With --tls: serve only clients whose certificate has this SHA-1 thumbprint (others get
+    /// 403); repeatable.
+    #[arg(long, value_name = "HEX", requires = "tls")]
+    client_thumbprint: Vec<String>,
+    /// Act as an Entra ID cluster: every request but GetAadMetadata must carry this bearer
+    /// token (401 without, 403 with another). Also read from SF_EMULATOR_TOKEN.
+    #[arg(
+        long,
+        env = "SF_EMULATOR_TOKEN",
+        hide_env_values = true,
+        requires = "tls"
+    )]
+    bearer_token: Option<String>,
+}
+
+/// The `--tls` options, reading the given certificate files.
+fn tls_options(args: &EmulatorArgs) -> Result<TlsOptions, Failure> {
+    let read = |file: &PathBuf| {
+        std::fs::read(file).map_err(|e| {
+            Failure::Usage(format!(
+                "cannot read {} ({e}): expected a PEM file",
+                file.display()
+            ))
+        })
+    };
+    let options = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => TlsOptions::certificate(read(cert)?, read(key)?),
+        _ => TlsOptions::generated(),
+    };
+    Ok(options.client_thumbprints(&args.client_thumbprint))
 }
 
 fn parse_faults(text: &str) -> Result<FaultPlan, String> {
@@ -61,17 +105,33 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     if let Some(plan) = &args.faults {
         builder = builder.faults(plan.clone());
     }
+    if args.tls {
+        builder = builder.tls(tls_options(args)?);
+    }
+    if let Some(token) = &args.bearer_token {
+        builder = builder.bearer_token(token);
+    }
     let emulator = builder.start().await.map_err(|e| {
         Failure::Usage(format!(
             "cannot start the emulator on {listen} ({e}): expected a free address this machine \
              owns and a writable data directory"
         ))
     })?;
+    // Written before the banner: whoever waits for the banner may read it at once.
+    if let (Some(file), Some(pem)) = (&args.write_cert, emulator.server_certificate_pem()) {
+        std::fs::write(file, pem)
+            .map_err(|e| Failure::Usage(format!("cannot write {} ({e})", file.display())))?;
+    }
+    let certificate = emulator
+        .server_thumbprint()
+        .map(|t| format!("certificate thumbprint {t}; "))
+        .unwrap_or_default();
     note(format_args!(
-        "sfrest: emulator listening on {} (data in {}); Ctrl-C stops it",
+        "sfrest: emulator listening on {} ({certificate}data in {}); Ctrl-C stops it",
         emulator.endpoint(),
         emulator.data_dir().display()
     ));
+
     if let Some(plan) = &args.faults {
         note(format_args!("sfrest: injecting faults: {plan}"));
     }

@@ -4,6 +4,7 @@
 
 mod emulator;
 mod output;
+mod security;
 mod table;
 mod tour;
 mod upload;
@@ -35,21 +36,30 @@ struct Cli {
 /// `sfrest --endpoint URL names ls …`.
 #[derive(Args, Clone, Default)]
 struct Target {
-    /// Gateway URL, e.g. http://localhost:19080. Without one, read commands use an embedded
+    /// Gateway URL, e.g. http://localhost:19080; repeat it (or separate with commas) for
+    /// one gateway per node, tried in turn. Without one, read commands use an embedded
     /// emulator with the seeded state; commands that change state refuse.
-    #[arg(long, env = "SF_ENDPOINT")]
-    endpoint: Option<String>,
+    #[arg(long, env = "SF_ENDPOINT", value_delimiter = ',')]
+    endpoint: Vec<String>,
     /// Server-side timeout in seconds (1..=4294967295) [default: 60].
     #[arg(long)]
     timeout: Option<u64>,
+    /// Boxed: the flags are many, and every command holds a `Target`.
+    #[command(flatten)]
+    security: Box<security::SecurityArgs>,
 }
 
 impl Target {
     /// This command's flags, else the top-level ones.
     fn or(&self, top: &Target) -> Target {
         Target {
-            endpoint: self.endpoint.clone().or_else(|| top.endpoint.clone()),
+            endpoint: if self.endpoint.is_empty() {
+                top.endpoint.clone()
+            } else {
+                self.endpoint.clone()
+            },
             timeout: self.timeout.or(top.timeout),
+            security: Box::new(self.security.or(&top.security)),
         }
     }
 }
@@ -188,9 +198,9 @@ pub(crate) async fn connect(
     embedded: EmulatorBuilder,
     note: &str,
 ) -> Result<(Client, Option<Emulator>), Failure> {
-    let (endpoint, emulator) = match &target.endpoint {
-        Some(endpoint) => (endpoint.clone(), None),
-        None => {
+    let (endpoints, emulator) = match target.endpoint.as_slice() {
+        [_, ..] => (target.endpoint.clone(), None),
+        [] => {
             let emulator = embedded.start().await.map_err(|e| {
                 Failure::Usage(format!(
                     "cannot start the embedded emulator ({e}): it needs a free loopback port and \
@@ -202,19 +212,20 @@ pub(crate) async fn connect(
                  seeded state at {}{note}",
                 emulator.endpoint()
             ));
-            (emulator.endpoint().to_string(), Some(emulator))
+            (vec![emulator.endpoint().to_string()], Some(emulator))
         }
     };
-    let client = Client::builder(&endpoint)
-        .server_timeout(target.timeout.unwrap_or(DEFAULT_SERVER_TIMEOUT))
-        .build()?;
+    let builder = Client::builder(&endpoints[0])
+        .endpoints(&endpoints)
+        .server_timeout(target.timeout.unwrap_or(DEFAULT_SERVER_TIMEOUT));
+    let client = target.security.apply(builder)?.build()?;
     Ok((client, emulator))
 }
 
 /// The client for a command that changes state: only a real target will do, since an
 /// embedded emulator would take the change and vanish with it.
 pub(crate) async fn connect_for_change(target: &Target, command: &str) -> Result<Client, Failure> {
-    if target.endpoint.is_none() {
+    if target.endpoint.is_empty() {
         return Err(Failure::Usage(format!(
             "`sfrest {command}` changes state, so it needs a gateway: give --endpoint URL or set \
              SF_ENDPOINT (for a local one, run `sfrest emulator` and pass the URL it prints)"
@@ -305,5 +316,15 @@ async fn show_sessions(show: SessionShow, top: &Target) -> Result<(), Failure> {
         out("no upload session\n")
     } else {
         out(table::sessions_table(&sessions))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a command's flags only when it runs; this checks every command's.
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -48,6 +48,13 @@ impl Failure {
             }
             Self::Client(other) => {
                 note(format_args!("error: {other}"));
+                if matches!(other.status().map(|s| s.as_u16()), Some(401 | 403)) {
+                    note(
+                        "hint: the gateway did not accept the credentials: a secured cluster \
+                         wants a client certificate it lists (--pem/--pfx) or an Entra ID token \
+                         (--token/--token-cmd)",
+                    );
+                }
                 ExitCode::FAILURE
             }
             Self::Usage(why) => {

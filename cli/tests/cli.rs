@@ -22,7 +22,7 @@ fn sfrest(args: &[&str]) -> (i32, String, String) {
 
 /// `sfrest emulator` on a free port with `extra` arguments; returns it and its endpoint (read
 /// from the banner on stderr).
-fn standalone_emulator(extra: &[&str]) -> (std::process::Child, String) {
+fn standalone_emulator(extra: &[&str]) -> (Running, String) {
     let (child, banner) = emulator_with_banner("127.0.0.1:0", extra);
     let endpoint = banner
         .split_whitespace()
@@ -33,7 +33,7 @@ fn standalone_emulator(extra: &[&str]) -> (std::process::Child, String) {
 }
 
 /// `sfrest emulator --listen LISTEN`, and the banner line it prints on stderr.
-fn emulator_with_banner(listen: &str, extra: &[&str]) -> (std::process::Child, String) {
+fn emulator_with_banner(listen: &str, extra: &[&str]) -> (Running, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
         .args(["emulator", "--listen", listen])
         .args(extra)
@@ -44,7 +44,31 @@ fn emulator_with_banner(listen: &str, extra: &[&str]) -> (std::process::Child, S
     BufReader::new(child.stderr.take().expect("stderr"))
         .read_line(&mut line)
         .expect("banner");
-    (child, line)
+    (Running(child), line)
+}
+
+/// An emulator process, killed when dropped: a failing assertion must not leave it running
+/// (it would hold the test harness's output pipe open).
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn sigterm(child: &std::process::Child) {
@@ -496,7 +520,7 @@ fn tour_on_an_explicit_endpoint_leaves_no_trace() {
 
 #[test]
 fn emulator_listens_on_localhost_0_and_cleans_up_on_sigterm() {
-    let (child, banner) = emulator_with_banner("localhost:0", &[]);
+    let (mut child, banner) = emulator_with_banner("localhost:0", &[]);
     let data = banner
         .split("(data in ")
         .nth(1)
@@ -506,8 +530,8 @@ fn emulator_listens_on_localhost_0_and_cleans_up_on_sigterm() {
     assert!(std::path::Path::new(&data).is_dir(), "{banner}");
     assert!(!banner.contains(":0 "), "prints the real port: {banner}");
     sigterm(&child);
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(0));
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
     assert!(!std::path::Path::new(&data).exists(), "{data} removed");
 }
 
