@@ -308,3 +308,56 @@ async fn the_emulator_serves_only_listed_client_certificates() {
         }
     }
 }
+
+/// What `azure_identity`'s credentials look like to the client: `TokenCredential`.
+#[cfg(feature = "azure-identity")]
+#[derive(Debug, Default)]
+struct FakeCredential {
+    scopes: Mutex<Vec<String>>,
+}
+
+#[cfg(feature = "azure-identity")]
+#[async_trait::async_trait]
+impl azure_core::credentials::TokenCredential for FakeCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        self.scopes
+            .lock()
+            .expect("scopes")
+            .extend(scopes.iter().map(|s| s.to_string()));
+        let expires =
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1);
+        Ok(azure_core::credentials::AccessToken::new(
+            "from-azure",
+            expires,
+        ))
+    }
+}
+
+#[cfg(feature = "azure-identity")]
+#[tokio::test]
+async fn azure_identity_credentials_get_the_cluster_scope() {
+    let emulator = entra_cluster("from-azure").await;
+    for backend in backends() {
+        let credential = Arc::new(FakeCredential::default());
+        let client = pinned(&emulator, backend)
+            .token_provider(auth::AzureCredential::new(credential.clone()))
+            .build()
+            .expect("client");
+        assert!(client.name_exists("fabric:/samples").await.expect("call"));
+        assert!(
+            client
+                .name_exists("fabric:/samples/apps")
+                .await
+                .expect("call")
+        );
+        assert_eq!(
+            *credential.scopes.lock().expect("scopes"),
+            ["11111111-1111-1111-1111-00000000e770/.default"],
+            "asked once, for the scope from GetAadMetadata; the token is kept until it expires"
+        );
+    }
+}

@@ -15,6 +15,11 @@ use std::{
 use futures::future::BoxFuture;
 use reqwest::header::HeaderValue;
 
+#[cfg(feature = "azure-identity")]
+mod azure;
+#[cfg(feature = "azure-identity")]
+pub use azure::AzureCredential;
+
 use crate::{
     Client, Error, Result,
     generated::{self, types},
@@ -150,7 +155,8 @@ impl TokenRequest {
 }
 
 /// Where the client gets bearer tokens for an Entra ID cluster: [`static_token`], a closure
-/// ([`token_fn`]), `azure_identity`'s credentials (feature `azure-identity`), or your own.
+/// ([`token_fn`]), `azure_identity`'s credentials (`AzureCredential`, feature
+/// `azure-identity`), or your own.
 pub trait TokenProvider: Send + Sync {
     /// A token for the cluster.
     fn token(
