@@ -316,16 +316,17 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn spans_show_operation_endpoint_attempt_and_status() {
-    use tracing_subscriber::{fmt::format::FmtSpan, util::SubscriberInitExt};
+    // A process-wide subscriber: a scoped one (`set_default`) races with the other tests of
+    // this binary over tracing's per-callsite cache. Lines are picked by this test's endpoint.
     let captured = Captured::default();
     let writer = captured.clone();
-    let _guard = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
         .with_writer(move || writer.clone())
-        .with_span_events(FmtSpan::CLOSE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_ansi(false)
-        .finish()
-        .set_default();
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
     let stub = serve(move |_| {
@@ -340,7 +341,12 @@ async fn spans_show_operation_endpoint_attempt_and_status() {
         .sub_names_page("fabric:/a", false, None)
         .await
         .expect("page");
-    let text = String::from_utf8_lossy(&captured.0.lock().expect("buffer")).to_string();
+    let all = String::from_utf8_lossy(&captured.0.lock().expect("buffer")).to_string();
+    let text: String = all
+        .lines()
+        .filter(|line| line.contains(&stub.url))
+        .map(|line| format!("{line}\n"))
+        .collect();
     for expected in [
         "servicefabric_request",
         "operation=\"GetSubNameInfoList\"",

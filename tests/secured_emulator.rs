@@ -212,7 +212,9 @@ async fn aad_metadata_reports_the_cluster_settings_or_none() {
 
 #[tokio::test]
 async fn no_token_in_logs_spans_or_debug_output() {
-    use tracing_subscriber::{fmt::format::FmtSpan, util::SubscriberInitExt};
+    // A process-wide subscriber: a scoped one (`set_default`) races with the other tests of
+    // this binary over tracing's per-callsite cache, and then sees nothing.
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Captured {
@@ -224,15 +226,18 @@ async fn no_token_in_logs_spans_or_debug_output() {
             Ok(())
         }
     }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let _guard = tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_writer(move || writer.clone())
-        .with_span_events(FmtSpan::FULL)
-        .with_ansi(false)
-        .finish()
-        .set_default();
+    let captured = CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_writer(move || writer.clone())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        captured
+    });
     let emulator = entra_cluster("s3cr3t-value").await;
     for backend in backends() {
         let first = Arc::new(AtomicUsize::new(0));
