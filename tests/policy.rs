@@ -5,7 +5,7 @@ mod support;
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -300,25 +300,11 @@ async fn success_bodies_past_the_limit_are_typed_errors() {
     assert_eq!(page.names.len(), 20_000);
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn spans_show_operation_endpoint_attempt_and_status() {
     // A process-wide subscriber: a scoped one (`set_default`) races with the other tests of
     // this binary over tracing's per-callsite cache. Lines are picked by this test's endpoint.
-    let captured = Captured::default();
+    let captured = support::logs::Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
@@ -341,7 +327,7 @@ async fn spans_show_operation_endpoint_attempt_and_status() {
         .sub_names_page("fabric:/a", false, None)
         .await
         .expect("page");
-    let all = String::from_utf8_lossy(&captured.0.lock().expect("buffer")).to_string();
+    let all = captured.text();
     let text: String = all
         .lines()
         .filter(|line| line.contains(&stub.url))

@@ -4,6 +4,8 @@
 //! enabled TLS backend.
 #![cfg(any(feature = "tls", feature = "native-tls"))]
 
+mod support;
+
 use std::sync::{
     Arc, Mutex,
     atomic::{AtomicUsize, Ordering},
@@ -15,17 +17,7 @@ use servicefabric_rest::{
     auth::{self, AccessToken, TokenRequest},
     tls::{Identity, ServerValidation, Thumbprint, TlsBackend},
 };
-
-fn backends() -> Vec<TlsBackend> {
-    let mut all = Vec::new();
-    if cfg!(feature = "tls") {
-        all.push(TlsBackend::Rustls);
-    }
-    if cfg!(feature = "native-tls") {
-        all.push(TlsBackend::NativeTls);
-    }
-    all
-}
+use support::tls::backends;
 
 /// A builder for `emulator`, pinned to the certificate it generated.
 fn pinned(emulator: &Emulator, backend: TlsBackend) -> ClientBuilder {
@@ -214,18 +206,8 @@ async fn aad_metadata_reports_the_cluster_settings_or_none() {
 async fn no_token_in_logs_spans_or_debug_output() {
     // A process-wide subscriber: a scoped one (`set_default`) races with the other tests of
     // this binary over tracing's per-callsite cache, and then sees nothing.
+    use support::logs::Captured;
     static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("buffer").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let captured = CAPTURED.get_or_init(|| {
         let captured = Captured::default();
         let writer = captured.clone();
@@ -258,7 +240,7 @@ async fn no_token_in_logs_spans_or_debug_output() {
         let debug = format!("{client:?}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
     }
-    let logs = String::from_utf8(captured.0.lock().expect("buffer").clone()).expect("utf-8");
+    let logs = captured.text();
     assert!(
         logs.contains("servicefabric_request"),
         "spans were captured"

@@ -3,6 +3,8 @@
 //! answers 403 to a certificate it does not know. Every test runs on each enabled backend.
 #![cfg(any(feature = "tls", feature = "native-tls"))]
 
+mod support;
+
 use std::{path::Path, sync::Arc};
 
 use http_body_util::Full;
@@ -22,17 +24,7 @@ use servicefabric_rest::{
     Client, Error, RetryPolicy, Uuid,
     tls::{Identity, ServerValidation, Thumbprint, TlsBackend},
 };
-
-fn backends() -> Vec<TlsBackend> {
-    let mut all = Vec::new();
-    if cfg!(feature = "tls") {
-        all.push(TlsBackend::Rustls);
-    }
-    if cfg!(feature = "native-tls") {
-        all.push(TlsBackend::NativeTls);
-    }
-    all
-}
+use support::tls::backends;
 
 /// A certificate and its key, as PEM and DER.
 struct Made {

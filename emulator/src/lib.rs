@@ -26,6 +26,7 @@ mod http;
 mod names;
 mod security;
 mod seed;
+mod server;
 mod uploads;
 
 use std::{
@@ -37,13 +38,7 @@ use std::{
     time::Duration,
 };
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::{
-    net::TcpListener,
-    sync::{Semaphore, oneshot},
-    task::JoinSet,
-};
+use tokio::{net::TcpListener, sync::oneshot};
 
 use self::{faults::Injector, http::Failure, names::Names, uploads::Uploads};
 
@@ -61,10 +56,6 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default idle time after which an upload session expires.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30 * 60);
-/// Largest request head (request line and headers) a connection may send.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Pause after a failed accept (EMFILE), so the loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -388,7 +379,7 @@ impl EmulatorBuilder {
             .map(|t| (t.thumbprint.clone(), t.pem.clone()))
             .unzip();
         let (stop, stopped) = oneshot::channel();
-        let server = tokio::spawn(serve(
+        let server = tokio::spawn(server::serve(
             listener,
             tls.map(Arc::new),
             state.clone(),
@@ -423,73 +414,6 @@ fn replay_names(log: &Path, names: &mut Names) -> io::Result<()> {
         };
     }
     Ok(())
-}
-
-async fn serve(
-    listener: TcpListener,
-    tls: Option<Arc<security::Tls>>,
-    state: Arc<State>,
-    mut stopped: oneshot::Receiver<()>,
-    max_connections: usize,
-) {
-    let mut connections = JoinSet::new();
-    let slots = Arc::new(Semaphore::new(max_connections));
-    loop {
-        while connections.try_join_next().is_some() {}
-        // At the cap, stop accepting: clients wait in the listen queue, nothing is dropped.
-        let slot = tokio::select! {
-            _ = &mut stopped => break,
-            slot = slots.clone().acquire_owned() => slot,
-        };
-        let Ok(slot) = slot else { break };
-        let accepted = tokio::select! {
-            _ = &mut stopped => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            // Out of file descriptors (or another accept failure): wait for connections to
-            // close instead of spinning a core on the same error.
-            Err(_) => {
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let tls = tls.clone();
-        connections.spawn(async move {
-            let _slot = slot;
-            let Some(tls) = tls else {
-                return serve_connection(stream, state, true).await;
-            };
-            // A client that stalls the handshake is dropped like one that never sends a head.
-            let idle = state.config.idle_timeout;
-            let Ok(Ok(stream)) = tokio::time::timeout(idle, tls.acceptor.accept(stream)).await
-            else {
-                return;
-            };
-            let admitted = tls.admits(stream.get_ref().1);
-            serve_connection(stream, state, admitted).await;
-        });
-    }
-    // Dropping the set aborts the open connections.
-}
-
-/// Serves HTTP/1.1 on one connection, plain or TLS. `admitted` is false for a client whose
-/// certificate is not on the list: every request it sends gets 403.
-async fn serve_connection<S>(stream: S, state: Arc<State>, admitted: bool)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let idle = state.config.idle_timeout;
-    let service = service_fn(move |request| http::handle(state.clone(), admitted, request));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(idle)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
 }
 
 /// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops it; without a data

@@ -1,6 +1,11 @@
 //! A loopback HTTP/1.1 server for tests: records each raw request line and answers with
-//! scripted raw bytes, so tests see exactly what went on the wire.
+//! scripted raw bytes, so tests see exactly what went on the wire. Beside it: a log capture
+//! and the TLS backends of this build.
 #![allow(dead_code)]
+
+pub mod logs;
+#[cfg(any(feature = "tls", feature = "native-tls"))]
+pub mod tls;
 
 use std::{
     sync::{Arc, Mutex},
