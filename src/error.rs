@@ -153,6 +153,19 @@ pub enum Error {
         /// The ranges it still expects.
         missing: Vec<crate::ChunkRange>,
     },
+    /// After a package upload, the image store does not hold a file as it was sent (missing,
+    /// or another size): its folders were not marked complete.
+    #[error(
+        "the image store holds {path} with {found:?} bytes, expected {expected}; the package was not marked complete"
+    )]
+    StoreMismatch {
+        /// The file's path in the store.
+        path: String,
+        /// Its size on disk.
+        expected: u64,
+        /// Its size in the store; `None` when it is not there.
+        found: Option<u64>,
+    },
     /// Input refused before anything was sent.
     #[error("invalid {what} {value:?}: expected {expected}")]
     InvalidInput {
@@ -228,6 +241,21 @@ impl Error {
             | Self::Decode { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// Whether the gateway said the thing asked about does not exist (HTTP 404, with or
+    /// without a `FabricError` body).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// match client.store_content_page(Some("MyApp"), None).await {
+    ///     Err(e) if e.is_not_found() => println!("not in the store"),
+    ///     other => println!("{:?}", other?.files),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
     }
 
     /// The gateway's error code, when the answer carried one.

@@ -316,12 +316,7 @@ impl Client {
         let Some(location) = &options.resume_record else {
             return Ok((options.session_id.unwrap_or_else(Uuid::new_v4), None, false));
         };
-        let record_path = if location.is_dir() {
-            let digest = Sha256::digest(content_path.as_bytes());
-            location.join(format!("sfrest-upload-{}.json", hex(&digest[..16])))
-        } else {
-            location.clone()
-        };
+        let record_path = record_location(location, content_path);
         let current = Record {
             session_id: Uuid::nil(),
             content_path: content_path.to_string(),
@@ -370,6 +365,24 @@ impl Client {
         write_record(&record_path, &record).await?;
         Ok((session_id, Some(record_path), started_over))
     }
+}
+
+/// Where the resume record for `content_path` lives, given a file or a directory.
+pub(crate) fn record_location(location: &Path, content_path: &str) -> PathBuf {
+    if location.is_dir() {
+        let digest = Sha256::digest(content_path.as_bytes());
+        location.join(format!("sfrest-upload-{}.json", hex(&digest[..16])))
+    } else {
+        location.to_path_buf()
+    }
+}
+
+/// The session a resume record names, if it is readable and for this content path (not
+/// checked against the local file: [`Client::upload_file`] does that).
+pub(crate) async fn recorded_session(record: &Path, content_path: &str) -> Option<Uuid> {
+    let bytes = tokio::fs::read(record).await.ok()?;
+    let record: Record = serde_json::from_slice(&bytes).ok()?;
+    (record.content_path == content_path).then_some(record.session_id)
 }
 
 /// One upload: what it is, and where it stands between passes.

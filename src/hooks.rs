@@ -34,6 +34,20 @@ pub(crate) const BODY_TOO_LARGE: &str = "response body larger than the client's 
 /// Marks the generated `Error::Custom` the `pre` hook returns when no token could be had.
 pub(crate) const TOKEN_FAILED: &str = "bearer token: ";
 
+tokio::task_local! {
+    /// A longer HTTP timeout for the calls of one future (a provision with its own server
+    /// timeout); see [`with_http_timeout`].
+    static CALL_HTTP_TIMEOUT: Duration;
+}
+
+/// Runs `future` with requests allowed at least `timeout` to answer.
+pub(crate) async fn with_http_timeout<F: std::future::Future>(
+    timeout: Duration,
+    future: F,
+) -> F::Output {
+    CALL_HTTP_TIMEOUT.scope(timeout, future).await
+}
+
 /// What every request of a generated [`RawClient`] shares: the HTTP timeout to apply and the
 /// largest success body to read.
 #[doc(hidden)]
@@ -63,7 +77,10 @@ impl ClientHooks<CallState> for RawClient {
     ) -> Result<(), Error<E>> {
         crate::wire::rewrite_query(request.url_mut(), info.operation_id);
         request.headers_mut().remove(&API_VERSION_HEADER);
-        *request.timeout_mut() = Some(self.inner().http_timeout);
+        let own = CALL_HTTP_TIMEOUT.try_with(|t| *t).ok();
+        *request.timeout_mut() = Some(own.map_or(self.inner().http_timeout, |own| {
+            own.max(self.inner().http_timeout)
+        }));
         if let Some(auth) = &self.inner().auth
             && info.operation_id != GET_AAD_METADATA_FN
         {

@@ -35,8 +35,11 @@ mod error_code;
 mod file_upload;
 pub mod generated;
 mod hooks;
+mod image_store;
 mod names;
+mod package;
 mod policy;
+mod provision;
 mod request;
 mod response;
 mod sub_names;
@@ -49,7 +52,16 @@ pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SERV
 pub use error::{Error, Result};
 pub use error_code::{ErrorCode, UnhandledCode};
 pub use file_upload::{ProgressFn, UploadOptions, UploadProgress, UploadReport};
+pub use image_store::{
+    CopyOptions, StoreContent, StoreFile, StoreFileVersion, StoreFolder, StorePage, StorePages,
+};
+pub use package::{
+    PackageOptions, PackageProgress, PackageProgressFn, PackageReport, default_resume_dir,
+};
 pub use policy::RetryPolicy;
+pub use provision::{
+    ApplicationPackage, CleanupPolicy, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions, Provisioned,
+};
 pub use sub_names::{SubNamePage, SubNamePages, SubNames};
 pub use upload_session::{ChunkRange, UploadSession};
 

@@ -44,7 +44,7 @@ impl SubNamePage {
 /// catches an immediate repeat, and Brent's checkpoint (moved at powers of two) catches a
 /// longer cycle within about twice its length.
 #[derive(Debug, Default)]
-struct TokenGuard {
+pub(crate) struct TokenGuard {
     previous: Option<String>,
     checkpoint: Option<String>,
     steps: u64,
@@ -58,7 +58,7 @@ struct TokenGuard {
 const MAX_EMPTY_PAGES: u32 = 16;
 
 impl TokenGuard {
-    fn check(&mut self, token: &str) -> Result<()> {
+    pub(crate) fn check(&mut self, token: &str) -> Result<()> {
         if self.previous.as_deref() == Some(token) || self.checkpoint.as_deref() == Some(token) {
             return Err(Error::RepeatedContinuationToken {
                 token: token.to_string(),
@@ -75,7 +75,7 @@ impl TokenGuard {
     }
 
     /// Fails after [`MAX_EMPTY_PAGES`] pages in a row with a token and no name.
-    fn count_page(&mut self, names: usize, token: &str) -> Result<()> {
+    pub(crate) fn count_page(&mut self, names: usize, token: &str) -> Result<()> {
         self.empty_pages = if names == 0 { self.empty_pages + 1 } else { 0 };
         if self.empty_pages >= MAX_EMPTY_PAGES {
             return Err(Error::decode(

@@ -406,7 +406,7 @@ fn sessions(answer: Answer<types::UploadSession>) -> Result<Vec<UploadSession>> 
 }
 
 /// Reads a 64-bit number the gateway sent as a JSON string.
-fn u64_field(field: &str, value: Option<&str>) -> Result<u64, String> {
+pub(crate) fn u64_field(field: &str, value: Option<&str>) -> Result<u64, String> {
     let value = value.ok_or_else(|| format!("{field} is missing"))?;
     value
         .parse()

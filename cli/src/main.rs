@@ -2,9 +2,11 @@
 //! `--endpoint` (or `SF_ENDPOINT`) run against an embedded emulator holding the seed pages'
 //! state; commands that change state need a real target.
 
+mod app;
 mod emulator;
 mod output;
 mod security;
+mod store;
 mod table;
 mod tour;
 mod upload;
@@ -86,6 +88,16 @@ enum Command {
     },
     /// Upload a local file to the image store in chunks and commit it; resumable.
     Upload(upload::UploadArgs),
+    /// Application packages: upload a folder to the image store, provision its type.
+    App {
+        #[command(subcommand)]
+        command: app::AppCommand,
+    },
+    /// The image store's content: list, delete, sizes.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
     /// Run the gateway emulator in the foreground (for curl, sfctl, the Python SDK).
     Emulator(emulator::EmulatorArgs),
     /// Walk through the three operations: on the seeded embedded emulator, or on --endpoint
@@ -242,6 +254,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tour { target } => tour::run(&target.or(top)).await,
         Command::Upload(args) => upload::run(&args, &args.target.or(top)).await,
         Command::Names { command } => names(command, top).await,
+        Command::App { command } => app::run(command, top).await,
+        Command::Store { command } => store::run(command, top).await,
         Command::UploadSession { command, show } => match (command, show) {
             (Some(SessionCommand::Commit { id, target }), _) => {
                 let client = connect_for_change(&target.or(top), "upload-session commit").await?;

@@ -33,6 +33,12 @@ pub const OPERATIONS: &[&str] = &[
     "GetNameExistsInfo",
     "DeleteName",
     "GetAadMetadata",
+    "UploadFile",
+    "GetImageStoreContent",
+    "GetImageStoreRootContent",
+    "DeleteImageStoreContent",
+    "CopyImageStoreContent",
+    "ProvisionApplicationType",
 ];
 
 /// What happens to a share of the requests of one operation (or of all). Fractions are of

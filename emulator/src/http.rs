@@ -2,8 +2,9 @@
 //! `$` segment, its own query rules, FabricError bodies with the code as reason phrase.
 
 use std::{
+    borrow::Cow,
     io::{self, SeekFrom},
-    sync::Arc,
+    sync::{Arc, atomic::Ordering},
 };
 
 use bytes::Bytes;
@@ -17,6 +18,8 @@ use super::{
     State,
     faults::{self, Fate, Truncated},
     names::{Page, PageLimits},
+    provision,
+    store::Listing,
     uploads::{ChunkPlan, Meta, io_failure},
 };
 
@@ -28,15 +31,15 @@ const MAX_JSON_BODY: usize = 64 * 1024;
 pub(crate) struct Failure {
     pub status: u16,
     pub code: &'static str,
-    pub message: &'static str,
+    pub message: Cow<'static, str>,
 }
 
 impl Failure {
-    pub fn new(status: u16, code: &'static str, message: &'static str) -> Self {
+    pub fn new(status: u16, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             code,
-            message,
+            message: message.into(),
         }
     }
 
@@ -69,7 +72,7 @@ impl Failure {
         let body = Body {
             error: Inner {
                 code: self.code,
-                message: self.message,
+                message: &self.message,
             },
         };
         let mut response = respond(self.status, gateway_json(&body));
@@ -173,6 +176,13 @@ enum Route {
     NameExists(String),
     DeleteName(String),
     AadMetadata,
+    StoreRoot,
+    StoreContent(String),
+    UploadFile(String),
+    DeleteContent(String),
+    Copy,
+    Provision,
+    Root,
 }
 
 impl Route {
@@ -189,6 +199,13 @@ impl Route {
             Route::NameExists(_) => "GetNameExistsInfo",
             Route::DeleteName(_) => "DeleteName",
             Route::AadMetadata => "GetAadMetadata",
+            Route::StoreRoot => "GetImageStoreRootContent",
+            Route::StoreContent(_) => "GetImageStoreContent",
+            Route::UploadFile(_) => "UploadFile",
+            Route::DeleteContent(_) => "DeleteImageStoreContent",
+            Route::Copy => "CopyImageStoreContent",
+            Route::Provision => "ProvisionApplicationType",
+            Route::Root => "Root",
         }
     }
 }
@@ -196,6 +213,11 @@ impl Route {
 /// Routes on the literal segments; everything before the `$` segment is the key.
 fn route(method: &Method, path: &str) -> Result<Route, Failure> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // `GET /`: a gateway serves Service Fabric Explorer there; sfctl's `cluster select`
+    // checks that it answers.
+    if segments.is_empty() && method == Method::GET {
+        return Ok(Route::Root);
+    }
     let (root, rest) = segments.split_first().ok_or_else(Failure::invalid_arg)?;
     let dollar = rest.iter().position(|s| *s == "$");
     let (key, action) = match dollar {
@@ -210,6 +232,12 @@ fn route(method: &Method, path: &str) -> Result<Route, Failure> {
         }
         ("ImageStore", true, "UploadChunk", &Method::PUT) => Route::UploadChunk(decode_once(&key)?),
         ("ImageStore", false, "CommitUploadSession", &Method::POST) => Route::Commit,
+        ("ImageStore", false, "", &Method::GET) => Route::StoreRoot,
+        ("ImageStore", true, "", &Method::GET) => Route::StoreContent(decode_once(&key)?),
+        ("ImageStore", true, "", &Method::PUT) => Route::UploadFile(decode_once(&key)?),
+        ("ImageStore", true, "", &Method::DELETE) => Route::DeleteContent(decode_once(&key)?),
+        ("ImageStore", false, "Copy", &Method::POST) => Route::Copy,
+        ("ApplicationTypes", false, "Provision", &Method::POST) => Route::Provision,
         ("ImageStore", false, "DeleteUploadSession", &Method::DELETE) => Route::DeleteSession,
         ("Names", false, "Create", &Method::POST) => Route::CreateName,
         ("Names", true, "GetSubNames", &Method::GET) => Route::SubNames(full_name(&key)?),
@@ -321,6 +349,9 @@ async fn serve(
     let raw_query = request.uri().query().unwrap_or_default().to_string();
     let query = Query::parse(&raw_query);
     let route = route(request.method(), &path)?;
+    if matches!(route, Route::Root) {
+        return Ok(respond(200, Vec::new()));
+    }
     check_api_version(&query, state.config.runtime_version)?;
     match route {
         Route::SessionById => {
@@ -349,18 +380,7 @@ async fn serve(
                 #[serde(rename = "Name")]
                 name: String,
             }
-            let body = Limited::new(request.into_body(), MAX_JSON_BODY)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE")
-                    } else {
-                        // Cut short by the client: nothing to read a name from.
-                        Failure::invalid_arg()
-                    }
-                })?
-                .to_bytes();
+            let body = json_body(request).await?;
             let description: NameDescription =
                 serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
             state.create_name(&description.name)?;
@@ -390,7 +410,141 @@ async fn serve(
             Ok(respond(200, Vec::new()))
         }
         Route::AadMetadata => Ok(respond(200, aad_metadata(state))),
+        Route::Root => Ok(respond(200, Vec::new())),
+        Route::StoreRoot => listing(state, None, &query),
+        Route::StoreContent(path) => listing(state, Some(&path), &query),
+        Route::UploadFile(path) => {
+            let body = request.into_body();
+            let limit = state.config.max_file_bytes;
+            state
+                .store
+                .put(
+                    &path,
+                    body,
+                    state.config.idle_timeout,
+                    limit,
+                    &state.received,
+                )
+                .await?;
+            Ok(respond(200, Vec::new()))
+        }
+        Route::DeleteContent(path) => {
+            state.store.delete(&path)?;
+            Ok(respond(200, Vec::new()))
+        }
+        Route::Copy => {
+            #[derive(serde::Deserialize)]
+            struct CopyDescription {
+                #[serde(rename = "RemoteSource")]
+                source: String,
+                #[serde(rename = "RemoteDestination")]
+                destination: String,
+                #[serde(rename = "SkipFiles", default)]
+                skip: Vec<String>,
+                #[serde(rename = "CheckMarkFile", default)]
+                check_mark_file: bool,
+            }
+            let body = json_body(request).await?;
+            let copy: CopyDescription =
+                serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
+            state.store.copy(
+                &copy.source,
+                &copy.destination,
+                &copy.skip,
+                copy.check_mark_file,
+            )?;
+            Ok(respond(200, Vec::new()))
+        }
+        Route::Provision => {
+            let body = json_body(request).await?;
+            let mut types = state
+                .app_types
+                .lock()
+                .map_err(|_| Failure::null(500, "E_FAIL"))?;
+            let status = provision::provision(&state.store, &mut types, &body)?;
+            Ok(respond(status, Vec::new()))
+        }
     }
+}
+
+/// A JSON request body of at most [`MAX_JSON_BODY`] bytes.
+async fn json_body(request: Request<Incoming>) -> Result<Bytes, Failure> {
+    Ok(Limited::new(request.into_body(), MAX_JSON_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE")
+            } else {
+                // Cut short by the client: nothing to read.
+                Failure::invalid_arg()
+            }
+        })?
+        .to_bytes())
+}
+
+/// GetImageStoreContent / GetImageStoreRootContent: 200 with a page, 204 for an empty
+/// folder, a bodiless 404 for a path that does not exist.
+fn listing(
+    state: &State,
+    path: Option<&str>,
+    query: &Query<'_>,
+) -> Result<Response<Full<Bytes>>, Failure> {
+    let token = query.get("ContinuationToken");
+    let page = state
+        .store
+        .list(path, token, state.config.store_page_entries)?;
+    let (files, folders, token) = match page {
+        Listing::Missing => return Ok(respond(404, Vec::new())),
+        Listing::Empty => return Ok(respond(204, Vec::new())),
+        Listing::Page {
+            files,
+            folders,
+            token,
+        } => (files, folders, token),
+    };
+    let files: Vec<_> = files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "FileSize": f.size.to_string(),
+                "FileVersion": {
+                    "VersionNumber": "1",
+                    "EpochDataLossNumber": "1",
+                    "EpochConfigurationNumber": "1",
+                },
+                "ModifiedDate": format_date(f.modified_ms),
+                "StoreRelativePath": f.path,
+            })
+        })
+        .collect();
+    let folders: Vec<_> = folders
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "StoreRelativePath": f.path,
+                "FileCount": f.file_count.to_string(),
+            })
+        })
+        .collect();
+    // json! sorts keys; the gateway writes StoreFiles, StoreFolders, then the token.
+    #[derive(Serialize)]
+    struct Body {
+        #[serde(rename = "StoreFiles")]
+        files: Vec<serde_json::Value>,
+        #[serde(rename = "StoreFolders")]
+        folders: Vec<serde_json::Value>,
+        #[serde(rename = "ContinuationToken")]
+        token: String,
+    }
+    Ok(respond(
+        200,
+        gateway_json(&Body {
+            files,
+            folders,
+            token,
+        }),
+    ))
 }
 
 /// Streams a chunk's bytes to its place in the session's file; the session changes only once
@@ -439,6 +593,9 @@ async fn upload_chunk(
         let frame = frame.map_err(|_| Failure::invalid_arg())?;
         if let Ok(data) = frame.into_data() {
             written += data.len() as u64;
+            state
+                .received
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
             if written > expected {
                 return Err(Failure::invalid_arg());
             }

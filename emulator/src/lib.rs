@@ -24,9 +24,12 @@
 mod faults;
 mod http;
 mod names;
+mod provision;
+mod sample;
 mod security;
 mod seed;
 mod server;
+mod store;
 mod uploads;
 
 use std::{
@@ -40,9 +43,13 @@ use std::{
 
 use tokio::{net::TcpListener, sync::oneshot};
 
-use self::{faults::Injector, http::Failure, names::Names, uploads::Uploads};
+use self::{
+    faults::Injector, http::Failure, names::Names, provision::AppTypes, store::Store,
+    uploads::Uploads,
+};
 
 pub use faults::{FaultPlan, Faults, OPERATIONS};
+pub use sample::{SamplePackage, SampleSummary, write_sample_package};
 pub use security::TlsOptions;
 
 /// Default page cut: about what the runtime puts in one answer.
@@ -54,6 +61,8 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default number of connections served at once; further clients wait in the listen queue.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default number of files and folders in one page of an image-store listing.
+pub const DEFAULT_STORE_PAGE_ENTRIES: usize = 1000;
 /// Default idle time after which an upload session expires.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -65,6 +74,8 @@ struct Settings {
     max_chunk_bytes: u64,
     idle_timeout: Duration,
     bearer: Option<security::Bearer>,
+    max_file_bytes: u64,
+    store_page_entries: usize,
 }
 
 /// The emulator's state, shared by connections.
@@ -74,7 +85,12 @@ pub(crate) struct State {
     names_log: Mutex<BufWriter<fs::File>>,
     /// Held only for bookkeeping, never while a chunk body streams in.
     uploads: Mutex<Uploads>,
+    /// Image store content; file operations are atomic renames, so no lock is needed.
+    store: Store,
+    app_types: Mutex<AppTypes>,
     faults: Injector,
+    /// File bytes received by UploadFile and UploadFileChunk, kept or not.
+    received: std::sync::atomic::AtomicU64,
 }
 
 fn poisoned<T>(_: T) -> Failure {
@@ -130,6 +146,7 @@ pub struct EmulatorBuilder {
     faults: FaultPlan,
     tls: Option<TlsOptions>,
     bearer: Option<security::Bearer>,
+    store_page_entries: usize,
 }
 
 impl EmulatorBuilder {
@@ -214,6 +231,20 @@ impl EmulatorBuilder {
     /// ```
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl;
+        self
+    }
+
+    /// Files and folders per page of an image-store listing (default 1000); a longer listing
+    /// is paged with a `ContinuationToken`, as the runtime does.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().store_page_entries(2).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn store_page_entries(mut self, entries: usize) -> Self {
+        self.store_page_entries = entries.max(1);
         self
     }
 
@@ -358,11 +389,16 @@ impl EmulatorBuilder {
                 max_chunk_bytes: self.max_chunk_bytes,
                 idle_timeout: self.idle_timeout,
                 bearer: self.bearer.clone(),
+                max_file_bytes: self.max_file_bytes,
+                store_page_entries: self.store_page_entries,
             },
             names: Mutex::new(names),
             names_log: Mutex::new(BufWriter::new(log)),
             uploads: Mutex::new(uploads),
+            store: Store::open(&root)?,
+            app_types: Mutex::new(AppTypes::open(&root)?),
             faults: Injector::new(self.faults.clone()),
+            received: std::sync::atomic::AtomicU64::new(0),
         });
         // Seeded once per data directory: what a client deleted stays deleted after a restart.
         let seeded_marker = root.join("seeded");
@@ -463,6 +499,7 @@ impl Emulator {
             faults: FaultPlan::default(),
             tls: None,
             bearer: None,
+            store_page_entries: DEFAULT_STORE_PAGE_ENTRIES,
         }
     }
 
@@ -587,6 +624,39 @@ impl Emulator {
             .map_err(|f| f.message.to_string())?;
         drop(tree);
         refused.map_or(Ok(count), Err)
+    }
+
+    /// File bytes received so far by UploadFile and UploadFileChunk requests, whether they
+    /// were kept or not: what a resumed upload avoided sending shows here.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// assert_eq!(emulator.received_bytes(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn received_bytes(&self) -> u64 {
+        self.state
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The application types provisioned so far, as (name, version), sorted.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// assert!(emulator.application_types().is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn application_types(&self) -> Vec<(String, String)> {
+        self.state
+            .app_types
+            .lock()
+            .map(|t| t.list())
+            .unwrap_or_default()
     }
 
     /// Stops serving and waits for the server task to end.

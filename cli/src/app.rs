@@ -1,0 +1,346 @@
+//! `sfrest app upload` and `sfrest app provision`: deploy an application package folder.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use servicefabric_emulator::{SamplePackage, write_sample_package};
+use servicefabric_rest::{
+    ApplicationPackage, CleanupPolicy, Client, DEFAULT_PROVISION_TIMEOUT, PackageOptions,
+    PackageProgressFn, PackageReport, ProvisionOptions, Provisioned, default_resume_dir,
+};
+
+use crate::{
+    Target,
+    output::{Failure, interrupted, note, out},
+};
+
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Upload an application package folder to the image store: parallel, resumable (run the
+    /// same command again after an interruption), each folder marked complete last.
+    Upload(UploadArgs),
+    /// Provision (register) an application type from a package in the image store, or from
+    /// an .sfpkg at a URI.
+    Provision(ProvisionArgs),
+    /// Write a sample application package to DIR (services, nested folders, names with
+    /// spaces and non-ASCII letters, one large code file), to try `app upload` on.
+    Sample {
+        /// Where to write it (created if missing).
+        dir: PathBuf,
+        /// Small files in all.
+        #[arg(long, default_value_t = 12)]
+        files: usize,
+        /// Size of each small file, in bytes.
+        #[arg(long, default_value_t = 10 * 1024)]
+        file_size: usize,
+        /// Size of the large code file, in bytes.
+        #[arg(long, default_value_t = 3 * 1024 * 1024)]
+        large_file_size: u64,
+    },
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// The application package folder (holding ApplicationManifest.xml).
+    dir: PathBuf,
+    /// Where in the image store [default: the folder's name].
+    #[arg(long)]
+    path_in_store: Option<String>,
+    /// Files sent at once.
+    #[arg(long, default_value_t = 4)]
+    parallel: usize,
+    /// Zip each Code/Config/Data folder of a copy and upload the zips (your folder is not
+    /// changed).
+    #[arg(long)]
+    compress: bool,
+    /// Provision the application type once the upload is complete.
+    #[arg(long)]
+    provision: bool,
+    /// Files of at least this many bytes go through resumable upload sessions.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    session_threshold: u64,
+    /// Chunk size of session uploads, in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    chunk_size: u64,
+    /// Where resume records are kept [default: ~/.cache/servicefabric-rest/uploads].
+    #[arg(long)]
+    resume_dir: Option<PathBuf>,
+    /// With --provision: server timeout of the provision, in seconds.
+    #[arg(long, default_value_t = DEFAULT_PROVISION_TIMEOUT)]
+    provision_timeout: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["path_in_store", "external_uri"])))]
+pub struct ProvisionArgs {
+    /// The package's folder in the image store.
+    path_in_store: Option<String>,
+    /// Provision an .sfpkg from this http(s) URI instead (with --type-name and
+    /// --type-version).
+    #[arg(long, requires_all = ["type_name", "type_version"])]
+    external_uri: Option<String>,
+    /// The application type name (with --external-uri).
+    #[arg(long)]
+    type_name: Option<String>,
+    /// The application type version (with --external-uri).
+    #[arg(long)]
+    type_version: Option<String>,
+    /// Return once the cluster accepted the request (202), without waiting for it.
+    #[arg(long = "async")]
+    asynchronous: bool,
+    /// What happens to the package in the store once provisioned.
+    #[arg(long, value_enum, default_value_t = Cleanup::Default)]
+    cleanup: Cleanup,
+    /// Server timeout of the provision, in seconds.
+    #[arg(long, default_value_t = DEFAULT_PROVISION_TIMEOUT)]
+    provision_timeout: u64,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Cleanup {
+    Default,
+    Automatic,
+    Manual,
+}
+
+pub async fn run(command: AppCommand, top: &Target) -> Result<(), Failure> {
+    match command {
+        AppCommand::Upload(args) => upload(&args, &args.target.or(top)).await,
+        AppCommand::Sample {
+            dir,
+            files,
+            file_size,
+            large_file_size,
+        } => {
+            let sample = SamplePackage {
+                small_files: files,
+                small_file_bytes: file_size,
+                large_file_bytes: large_file_size,
+                ..SamplePackage::default()
+            };
+            let summary = write_sample_package(&dir, &sample).map_err(|e| {
+                Failure::Usage(format!("cannot write a sample package to {dir:?}: {e}"))
+            })?;
+            out(format_args!(
+                "wrote {} files, {} bytes to {} ({} {})\n",
+                summary.files,
+                summary.bytes,
+                dir.display(),
+                sample.type_name,
+                sample.type_version
+            ))
+        }
+        AppCommand::Provision(args) => {
+            let client = crate::connect_for_change(&args.target.or(top), "app provision").await?;
+            let package = match (&args.external_uri, &args.path_in_store) {
+                (Some(uri), _) => ApplicationPackage::External {
+                    uri: uri.clone(),
+                    type_name: args.type_name.clone().unwrap_or_default(),
+                    type_version: args.type_version.clone().unwrap_or_default(),
+                },
+                (None, path) => ApplicationPackage::ImageStore {
+                    path: path.clone().unwrap_or_default(),
+                    cleanup: match args.cleanup {
+                        Cleanup::Default => CleanupPolicy::Default,
+                        Cleanup::Automatic => CleanupPolicy::Automatic,
+                        Cleanup::Manual => CleanupPolicy::Manual,
+                    },
+                },
+            };
+            let options = ProvisionOptions {
+                asynchronous: args.asynchronous,
+                server_timeout: args.provision_timeout,
+            };
+            provision(&client, &package, &options).await
+        }
+    }
+}
+
+async fn provision(
+    client: &Client,
+    package: &ApplicationPackage,
+    options: &ProvisionOptions,
+) -> Result<(), Failure> {
+    let what = match package {
+        ApplicationPackage::ImageStore { path, .. } => path.clone(),
+        ApplicationPackage::External { uri, .. } => uri.clone(),
+    };
+    match client.provision_application_type(package, options).await? {
+        Provisioned::Done => out(format_args!("provisioned {what}\n")),
+        Provisioned::Accepted => out(format_args!(
+            "provision of {what} accepted; it continues on the cluster\n"
+        )),
+    }
+}
+
+async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
+    let client = crate::connect_for_change(target, "app upload").await?;
+    let path_in_store = match &args.path_in_store {
+        Some(path) => path.clone(),
+        None => args
+            .dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "cannot name the package after {:?}: give --path-in-store",
+                    args.dir
+                ))
+            })?,
+    };
+    let bars = Bars::new();
+    let options = PackageOptions {
+        parallel: args.parallel,
+        session_threshold: args.session_threshold,
+        chunk_size: args.chunk_size,
+        compress: args.compress,
+        resume_dir: Some(args.resume_dir.clone().unwrap_or_else(default_resume_dir)),
+        progress: Some(bars.callback()),
+        ..PackageOptions::default()
+    };
+    let outcome = tokio::select! {
+        outcome = client.upload_package(&args.dir, &path_in_store, &options) => outcome,
+        signal = interrupted() => {
+            bars.abandon();
+            note("sfrest: interrupted; run the same command again to resume (files in the store and session uploads are kept)");
+            return Err(Failure::Signal(signal));
+        }
+    };
+    bars.clear();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(e) => {
+            if !matches!(e, servicefabric_rest::Error::InvalidInput { .. }) {
+                note("sfrest: run the same command again to resume");
+            }
+            return Err(e.into());
+        }
+    };
+    if args.json {
+        out(format_args!("{}\n", summary_json(&report)))?;
+    } else {
+        out(format_args!("{}\n", summary(&report)))?;
+    }
+    if args.provision {
+        let package = ApplicationPackage::ImageStore {
+            path: path_in_store,
+            cleanup: CleanupPolicy::Default,
+        };
+        let options = ProvisionOptions {
+            asynchronous: false,
+            server_timeout: args.provision_timeout,
+        };
+        provision(&client, &package, &options).await?;
+    }
+    Ok(())
+}
+
+/// One line: bytes, files, time, rate, retries, resumed bytes.
+fn summary(r: &PackageReport) -> String {
+    let secs = r.elapsed.as_secs_f64().max(1e-3);
+    format!(
+        "uploaded {} ({} {}): {} of {} files, {} of {} bytes sent in {:.1} s ({}/s), {} bytes already in the store, {} retries{}",
+        r.path_in_store,
+        r.application_type_name,
+        r.application_type_version,
+        r.files_sent,
+        r.files,
+        r.bytes_sent,
+        r.bytes_total,
+        secs,
+        human_bytes(r.bytes_sent as f64 / secs),
+        r.bytes_resumed,
+        r.retries,
+        if r.compressed { ", compressed" } else { "" }
+    )
+}
+
+fn summary_json(r: &PackageReport) -> String {
+    serde_json::json!({
+        "pathInStore": r.path_in_store,
+        "applicationTypeName": r.application_type_name,
+        "applicationTypeVersion": r.application_type_version,
+        "files": r.files,
+        "filesSent": r.files_sent,
+        "filesSkipped": r.files_skipped,
+        "bytesTotal": r.bytes_total,
+        "bytesSent": r.bytes_sent,
+        "bytesResumed": r.bytes_resumed,
+        "retries": r.retries,
+        "folders": r.folders,
+        "compressed": r.compressed,
+        "elapsedSeconds": r.elapsed.as_secs_f64(),
+    })
+    .to_string()
+}
+
+fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Overall bytes (rate, ETA) and files, on stderr; nothing is drawn when it is not a terminal.
+struct Bars {
+    multi: MultiProgress,
+    bytes: ProgressBar,
+    files: ProgressBar,
+}
+
+impl Bars {
+    fn new() -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let bytes = multi.add(ProgressBar::new(0));
+        let files = multi.add(ProgressBar::new(0));
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        {
+            bytes.set_style(style);
+        }
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}") {
+            files.set_style(style);
+        }
+        bytes.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            multi,
+            bytes,
+            files,
+        }
+    }
+
+    fn callback(&self) -> PackageProgressFn {
+        let (bytes, files) = (self.bytes.clone(), self.files.clone());
+        PackageProgressFn::new(move |p| {
+            bytes.set_length(p.bytes_total);
+            bytes.set_position(p.bytes_done);
+            files.set_length(p.files_total);
+            files.set_position(p.files_done);
+            files.set_message(p.file.clone());
+        })
+    }
+
+    fn abandon(&self) {
+        self.bytes.abandon();
+        self.files.abandon();
+    }
+
+    fn clear(&self) {
+        self.bytes.finish_and_clear();
+        self.files.finish_and_clear();
+        let _ = self.multi.clear();
+    }
+}

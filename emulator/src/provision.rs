@@ -1,0 +1,242 @@
+//! ProvisionApplicationType: checks a package in the store as the runtime does (root marker,
+//! `ApplicationManifest.xml`, each imported `ServiceManifest.xml`, Code/Config/Data as a
+//! folder or `.zip`), and records the type and version, in `application_types.json`.
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use serde::Deserialize;
+
+use super::{
+    http::Failure,
+    store::{MARKER, Store},
+    uploads::{io_failure, normalise_path},
+};
+
+/// Provisioned application types, as (name, version).
+#[derive(Debug)]
+pub(crate) struct AppTypes {
+    file: PathBuf,
+    types: BTreeSet<(String, String)>,
+}
+
+impl AppTypes {
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let file = data_dir.join("application_types.json");
+        let types = match fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => BTreeSet::new(),
+        };
+        Ok(Self { file, types })
+    }
+
+    pub fn list(&self) -> Vec<(String, String)> {
+        self.types.iter().cloned().collect()
+    }
+
+    /// Records a type; 409 when it is there already. Written through before answering.
+    fn add(&mut self, name: &str, version: &str) -> Result<(), Failure> {
+        let key = (name.to_string(), version.to_string());
+        if self.types.contains(&key) {
+            return Err(Failure::new(
+                409,
+                "FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS",
+                format!("Application type and version already exists: {name} {version}"),
+            ));
+        }
+        self.types.insert(key);
+        let tmp = self.file.with_extension("json.tmp");
+        let written = fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(&serde_json::to_vec(&self.types).map_err(io::Error::other)?)?;
+            f.sync_all()
+        });
+        match written.and_then(|()| fs::rename(&tmp, &self.file)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.types.remove(&(name.to_string(), version.to_string()));
+                Err(io_failure(e))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "Kind")]
+enum Description {
+    ImageStorePath {
+        #[serde(rename = "ApplicationTypeBuildPath")]
+        path: String,
+        #[serde(rename = "ApplicationPackageCleanupPolicy", default)]
+        cleanup: Option<String>,
+        #[serde(rename = "Async", default)]
+        asynchronous: bool,
+    },
+    ExternalStore {
+        #[serde(rename = "ApplicationPackageDownloadUri")]
+        uri: String,
+        #[serde(rename = "ApplicationTypeName")]
+        name: String,
+        #[serde(rename = "ApplicationTypeVersion")]
+        version: String,
+        #[serde(rename = "Async", default)]
+        asynchronous: bool,
+    },
+}
+
+fn validation(message: String) -> Failure {
+    Failure::new(400, "FABRIC_E_IMAGEBUILDER_VALIDATION_ERROR", message)
+}
+
+/// Handles a provision body; the status to answer (200, or 202 when asynchronous).
+pub(crate) fn provision(store: &Store, types: &mut AppTypes, body: &[u8]) -> Result<u16, Failure> {
+    // The gateway reads the typed form only when `Kind` comes first.
+    let text = std::str::from_utf8(body).map_err(|_| Failure::invalid_arg())?;
+    let kind_first = text
+        .trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"Kind\""));
+    if !kind_first {
+        return Err(Failure::invalid_arg());
+    }
+    let description: Description =
+        serde_json::from_str(text).map_err(|_| Failure::invalid_arg())?;
+    match description {
+        Description::ImageStorePath {
+            path,
+            cleanup,
+            asynchronous,
+        } => {
+            let cleanup = cleanup.unwrap_or_else(|| "Default".into());
+            if !matches!(cleanup.as_str(), "Default" | "Automatic" | "Manual") {
+                return Err(Failure::invalid_arg());
+            }
+            let (name, version) = check_package(store, &path)?;
+            types.add(&name, &version)?;
+            if cleanup == "Automatic" {
+                let _ = store.delete(&path);
+            }
+            Ok(if asynchronous { 202 } else { 200 })
+        }
+        Description::ExternalStore {
+            uri,
+            name,
+            version,
+            asynchronous,
+        } => {
+            // The emulator downloads nothing: it checks the description and records the type.
+            let scheme_ok = uri.starts_with("http://") || uri.starts_with("https://");
+            if !scheme_ok || name.trim().is_empty() || version.trim().is_empty() {
+                return Err(Failure::invalid_arg());
+            }
+            types.add(&name, &version)?;
+            Ok(if asynchronous { 202 } else { 200 })
+        }
+    }
+}
+
+/// What the image builder checks before it registers a type; its name and version.
+fn check_package(store: &Store, path: &str) -> Result<(String, String), Failure> {
+    let shown = normalise_path(path);
+    let first = shown.split('\\').find(|s| !s.is_empty()).unwrap_or("");
+    if first.eq_ignore_ascii_case("Store") || first.eq_ignore_ascii_case("WindowsFabricStore") {
+        return Err(Failure::new(
+            400,
+            "FABRIC_E_IMAGEBUILDER_RESERVED_DIRECTORY_ERROR",
+            format!("The path '{shown}' is reserved for the image store's own use."),
+        ));
+    }
+    let root = store.locate(path)?;
+    if !root.join(MARKER).is_file() {
+        return Err(validation(format!(
+            "The application package '{shown}' is not found in the store. Make sure that the package was previously copied to the store"
+        )));
+    }
+    let app = read_xml(
+        &root.join("ApplicationManifest.xml"),
+        &shown,
+        "ApplicationManifest.xml",
+    )?;
+    let doc = parse(&app, "ApplicationManifest", "ApplicationManifest.xml")?;
+    let attr = |name: &str| {
+        doc.root_element()
+            .attribute(name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| validation(format!("ApplicationManifest.xml has no {name}.")))
+    };
+    let (type_name, type_version) = (
+        attr("ApplicationTypeName")?,
+        attr("ApplicationTypeVersion")?,
+    );
+    let imports = doc
+        .root_element()
+        .children()
+        .filter(|n| n.is_element() && n.tag_name().name() == "ServiceManifestImport")
+        .flat_map(|n| {
+            n.children()
+                .filter(|c| c.is_element() && c.tag_name().name() == "ServiceManifestRef")
+        });
+    for import in imports {
+        let service = import
+            .attribute("ServiceManifestName")
+            .filter(|s| !s.is_empty() && !s.contains(['/', '\\', ':']) && *s != "..")
+            .ok_or_else(|| {
+                validation("A ServiceManifestRef has no valid ServiceManifestName.".into())
+            })?;
+        let manifest = root.join(service).join("ServiceManifest.xml");
+        let what = format!("{service}\\ServiceManifest.xml");
+        let text = read_xml(&manifest, &shown, &what).map_err(|_| {
+            Failure::new(
+                404,
+                "FABRIC_E_SERVICE_MANIFEST_NOT_FOUND",
+                format!("The service manifest '{shown}\\{what}' is not found in the store."),
+            )
+        })?;
+        let service_doc = parse(&text, "ServiceManifest", &what)?;
+        for node in service_doc.root_element().children().filter(|n| {
+            n.is_element()
+                && matches!(
+                    n.tag_name().name(),
+                    "CodePackage" | "ConfigPackage" | "DataPackage"
+                )
+        }) {
+            let kind = node.tag_name().name();
+            let name = node
+                .attribute("Name")
+                .filter(|s| !s.is_empty() && !s.contains(['/', '\\', ':']) && *s != "..")
+                .ok_or_else(|| validation(format!("A {kind} in {what} has no valid Name.")))?;
+            let folder = root.join(service).join(name);
+            let zip = root.join(service).join(format!("{name}.zip"));
+            if !folder.join(MARKER).is_file() && !zip.is_file() {
+                return Err(validation(format!(
+                    "The {kind} '{name}' of service manifest '{service}' is not found in the store (as a folder with its {MARKER} marker, or {name}.zip)."
+                )));
+            }
+        }
+    }
+    Ok((type_name, type_version))
+}
+
+fn read_xml(path: &Path, package: &str, what: &str) -> Result<String, Failure> {
+    let bytes = fs::read(path).map_err(|_| {
+        validation(format!(
+            "The file '{package}\\{what}' is not found in the store."
+        ))
+    })?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| validation(format!("'{what}' is not UTF-8 text.")))
+}
+
+fn parse<'t>(text: &'t str, root: &str, what: &str) -> Result<roxmltree::Document<'t>, Failure> {
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| validation(format!("'{what}' is not valid XML: {e}")))?;
+    if doc.root_element().tag_name().name() != root {
+        return Err(validation(format!("'{what}' is not a {root}.")));
+    }
+    Ok(doc)
+}

@@ -1,0 +1,545 @@
+//! [`Client::upload_package`]: an application package folder into the image store, resumable
+//! and parallel, each folder marked complete (`_.dir`) only once everything in it is there.
+
+mod compress;
+mod layout;
+
+use std::{
+    collections::HashMap,
+    fmt,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::{
+    Client, Error, ProgressFn, Result, UploadOptions,
+    file_upload::{record_location, recorded_session},
+    image_store::store_form,
+    provision::package_path,
+};
+use layout::{Layout, MARKER, PackageFile};
+
+/// Settings of [`Client::upload_package`].
+///
+/// ```
+/// use servicefabric_rest::PackageOptions;
+///
+/// let options = PackageOptions { parallel: 8, compress: true, ..PackageOptions::default() };
+/// ```
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    /// Files sent at once (default 4); each has at most one request in flight.
+    pub parallel: usize,
+    /// Files of at least this size go through resumable upload sessions, in chunks; smaller
+    /// ones in one request (UploadFile). Default 16 MiB (see BENCHMARKS.md).
+    pub session_threshold: u64,
+    /// Chunk size of session uploads (default 4 MiB).
+    pub chunk_size: u64,
+    /// Failures in a row tolerated per file, on top of the client's retry policy (default 5).
+    pub max_retries: u32,
+    /// Zip each Code/Config/Data folder into `{Name}.zip` in a temporary copy, and upload
+    /// that. The local folder is never modified.
+    pub compress: bool,
+    /// Where resume records of session uploads are kept, so that a second run resumes
+    /// without any bookkeeping by the caller. Default: [`default_resume_dir`]; `None` keeps
+    /// no record (an interrupted large file then starts over).
+    pub resume_dir: Option<PathBuf>,
+    /// Called as bytes and files are acknowledged.
+    pub progress: Option<PackageProgressFn>,
+}
+
+impl Default for PackageOptions {
+    fn default() -> Self {
+        Self {
+            parallel: 4,
+            session_threshold: 16 * 1024 * 1024,
+            chunk_size: 4 * 1024 * 1024,
+            max_retries: 5,
+            compress: false,
+            resume_dir: Some(default_resume_dir()),
+            progress: None,
+        }
+    }
+}
+
+/// Where resume records go by default: `$XDG_CACHE_HOME/servicefabric-rest/uploads`, else
+/// `~/.cache/...`, else the temporary directory.
+///
+/// ```
+/// let dir = servicefabric_rest::default_resume_dir();
+/// assert!(dir.ends_with("servicefabric-rest/uploads"));
+/// ```
+pub fn default_resume_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("servicefabric-rest").join("uploads")
+}
+
+/// Where a package upload stands; see [`PackageOptions::progress`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageProgress {
+    /// Bytes the store holds of the package (skipped and resumed ones included).
+    pub bytes_done: u64,
+    /// Bytes of the whole package.
+    pub bytes_total: u64,
+    /// Files complete in the store.
+    pub files_done: u64,
+    /// Files of the package.
+    pub files_total: u64,
+    /// The file this event is about (path inside the package, backslashes).
+    pub file: String,
+    /// Bytes of that file the store holds.
+    pub file_bytes_done: u64,
+    /// That file's size.
+    pub file_bytes_total: u64,
+}
+
+/// A progress callback for [`PackageOptions::progress`]; it runs on the uploading tasks, so
+/// keep it quick.
+///
+/// ```
+/// use servicefabric_rest::{PackageOptions, PackageProgressFn};
+///
+/// let options = PackageOptions {
+///     progress: Some(PackageProgressFn::new(|p| {
+///         eprintln!("{}/{} files, {}/{} bytes", p.files_done, p.files_total, p.bytes_done, p.bytes_total)
+///     })),
+///     ..PackageOptions::default()
+/// };
+/// ```
+#[derive(Clone)]
+pub struct PackageProgressFn(Arc<dyn Fn(&PackageProgress) + Send + Sync>);
+
+impl PackageProgressFn {
+    /// Wraps a callback.
+    pub fn new(callback: impl Fn(&PackageProgress) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(callback))
+    }
+}
+
+impl fmt::Debug for PackageProgressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PackageProgressFn")
+    }
+}
+
+/// What [`Client::upload_package`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageReport {
+    /// `ApplicationTypeName` of the package's manifest.
+    pub application_type_name: String,
+    /// `ApplicationTypeVersion` of the package's manifest.
+    pub application_type_version: String,
+    /// The package's folder in the store, with backslashes.
+    pub path_in_store: String,
+    /// Files in the package (after compression, when asked).
+    pub files: u64,
+    /// Files this call sent.
+    pub files_sent: u64,
+    /// Files already in the store with the same size, not sent again.
+    pub files_skipped: u64,
+    /// Bytes of the package.
+    pub bytes_total: u64,
+    /// Bytes this call sent and the store acknowledged.
+    pub bytes_sent: u64,
+    /// Bytes not sent because the store held them: skipped files and resumed sessions.
+    pub bytes_resumed: u64,
+    /// Failures recovered from (beyond those the client's retry policy absorbed).
+    pub retries: u64,
+    /// Folders marked complete with `_.dir`.
+    pub folders: u64,
+    /// Whether Code/Config/Data folders were sent as `.zip`.
+    pub compressed: bool,
+    /// Wall time of the call.
+    pub elapsed: Duration,
+}
+
+/// Shared progress of one package.
+struct Tracker {
+    bytes_total: u64,
+    files_total: u64,
+    done: Mutex<(u64, u64)>,
+    callback: Option<PackageProgressFn>,
+}
+
+impl Tracker {
+    /// Adds `delta` acknowledged bytes of `file`, and one file when `finished`.
+    fn add(&self, file: &PackageFile, delta: u64, file_done: u64, finished: bool) {
+        let (bytes_done, files_done) = {
+            let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+            done.0 = done.0.saturating_add(delta);
+            done.1 += u64::from(finished);
+            *done
+        };
+        if let Some(callback) = &self.callback {
+            (callback.0)(&PackageProgress {
+                bytes_done,
+                bytes_total: self.bytes_total,
+                files_done,
+                files_total: self.files_total,
+                file: file.relative.clone(),
+                file_bytes_done: file_done,
+                file_bytes_total: file.size,
+            });
+        }
+    }
+}
+
+/// What sending one file did.
+#[derive(Default)]
+struct Sent {
+    bytes: u64,
+    resumed: u64,
+    retries: u64,
+}
+
+impl Client {
+    /// Uploads the application package in `local_dir` to `path_in_store` in the image store,
+    /// ready for [`Client::provision_application_type`].
+    ///
+    /// - Refuses, before sending anything, what provisioning would refuse: no
+    ///   `ApplicationManifest.xml`, an imported service without its `ServiceManifest.xml`, a
+    ///   Code/Config/Data package that is neither a folder nor a `.zip`, a store path with
+    ///   `..` or under the store's own `Store` folder.
+    /// - Files already in the store with the same size are skipped; large files go through
+    ///   upload sessions, and an interrupted one is resumed (found by path, vouched for by
+    ///   the resume record: a file changed since its session began starts over).
+    /// - Every file is checked in the store before any folder is marked complete; then the
+    ///   `_.dir` markers are written deepest first, the package's own last.
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use servicefabric_rest::PackageOptions;
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let report = client
+    ///     .upload_package(Path::new("out/MyAppPkg"), "MyAppPkg", &PackageOptions::default())
+    ///     .await?;
+    /// println!("{} of {} files sent", report.files_sent, report.files);
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_package(
+        &self,
+        local_dir: &Path,
+        path_in_store: &str,
+        options: &PackageOptions,
+    ) -> Result<PackageReport> {
+        let started = Instant::now();
+        let target = store_form(package_path(path_in_store)?);
+        if options.parallel == 0 {
+            return Err(Error::invalid("parallel", 0, "at least 1 file at a time"));
+        }
+        if options.chunk_size == 0 {
+            return Err(Error::invalid("chunk size", 0, "at least 1 byte"));
+        }
+        let dir = local_dir.to_path_buf();
+        let layout = blocking(move || layout::read(&dir)).await?;
+        // Kept alive until the upload ends: the zips are read from it.
+        let mut scratch = None;
+        let layout = if options.compress {
+            let tmp = tempfile::Builder::new()
+                .prefix("sfrest-package-")
+                .tempdir()
+                .map_err(|e| {
+                    Error::invalid(
+                        "temporary folder",
+                        std::env::temp_dir().display(),
+                        &format!("a writable folder for the compressed copy ({e})"),
+                    )
+                })?;
+            let path = tmp.path().to_path_buf();
+            scratch = Some(tmp);
+            blocking(move || compress::zip_packages(&layout, &path)).await?
+        } else {
+            layout
+        };
+        if let Some(dir) = &options.resume_dir {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                Error::invalid(
+                    "resume directory",
+                    dir.display(),
+                    &format!("a writable folder ({e})"),
+                )
+            })?;
+        }
+        let report = self.send_layout(&layout, &target, options).await;
+        drop(scratch);
+        let mut report = report?;
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    async fn send_layout(
+        &self,
+        layout: &Layout,
+        target: &str,
+        options: &PackageOptions,
+    ) -> Result<PackageReport> {
+        let store_path = |relative: &str| format!("{target}\\{relative}");
+        let in_store = self
+            .sizes_in_store(layout, target, options.parallel)
+            .await?;
+        let tracker = Arc::new(Tracker {
+            bytes_total: layout.files.iter().map(|f| f.size).sum(),
+            files_total: layout.files.len() as u64,
+            done: Mutex::new((0, 0)),
+            callback: options.progress.clone(),
+        });
+        let mut report = PackageReport {
+            application_type_name: layout.type_name.clone(),
+            application_type_version: layout.type_version.clone(),
+            path_in_store: target.to_string(),
+            files: layout.files.len() as u64,
+            files_sent: 0,
+            files_skipped: 0,
+            bytes_total: tracker.bytes_total,
+            bytes_sent: 0,
+            bytes_resumed: 0,
+            retries: 0,
+            folders: 0,
+            compressed: options.compress,
+            elapsed: Duration::ZERO,
+        };
+        let (skip, send): (Vec<&PackageFile>, Vec<&PackageFile>) = layout
+            .files
+            .iter()
+            .partition(|f| in_store.get(&store_path(&f.relative)) == Some(&f.size));
+        for file in &skip {
+            tracker.add(file, file.size, file.size, true);
+            report.files_skipped += 1;
+            report.bytes_resumed += file.size;
+        }
+        // The package changes: it is not complete until every file is in again.
+        if !send.is_empty() && in_store.contains_key(&store_path(MARKER)) {
+            self.delete_store_content(&store_path(MARKER)).await?;
+        }
+        let results: Vec<Sent> = stream::iter(send.iter().map(|file| {
+            let tracker = tracker.clone();
+            let path = store_path(&file.relative);
+            async move { self.send_file(file, path, options, tracker).await }
+        }))
+        .buffer_unordered(options.parallel)
+        .try_collect()
+        .await?;
+        for sent in results {
+            report.files_sent += 1;
+            report.bytes_sent += sent.bytes;
+            report.bytes_resumed += sent.resumed;
+            report.retries += sent.retries;
+        }
+        self.verify(layout, target, options.parallel).await?;
+        report.folders = self.mark_folders(layout, target, options).await?;
+        Ok(report)
+    }
+
+    /// Sends one file, by session when large; it is complete in the store when this returns.
+    async fn send_file(
+        &self,
+        file: &PackageFile,
+        path: String,
+        options: &PackageOptions,
+        tracker: Arc<Tracker>,
+    ) -> Result<Sent> {
+        if file.size == 0 || file.size < options.session_threshold {
+            let mut failures = 0u32;
+            loop {
+                match self.upload_store_file(&file.local, &path).await {
+                    Ok(bytes) => {
+                        tracker.add(file, bytes, bytes, true);
+                        return Ok(Sent {
+                            bytes,
+                            resumed: 0,
+                            retries: u64::from(failures),
+                        });
+                    }
+                    Err(e) if e.is_transient() && failures < options.max_retries => {
+                        failures += 1;
+                        tracing::info!(file = %path, failures, error = %e, "upload_package retrying a file");
+                        tokio::time::sleep(Duration::from_millis(200) * (1 << failures.min(6)))
+                            .await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let record = match &options.resume_dir {
+            Some(dir) => Some(self.vouched_record(dir, &path, file.size).await?),
+            None => None,
+        };
+        let last = Arc::new(AtomicU64::new(0));
+        let progress = {
+            let (tracker, file, last) = (tracker.clone(), file.clone(), last.clone());
+            ProgressFn::new(move |p| {
+                let before = last.fetch_max(p.acknowledged, Ordering::Relaxed);
+                if p.acknowledged > before {
+                    tracker.add(&file, p.acknowledged - before, p.acknowledged, false);
+                }
+            })
+        };
+        let upload = UploadOptions {
+            session_id: None,
+            chunk_size: options.chunk_size,
+            max_retries: options.max_retries,
+            resume_record: record,
+            progress: Some(progress),
+            ..UploadOptions::default()
+        };
+        let report = self.upload_file(&file.local, &path, &upload).await?;
+        let before = last.swap(file.size, Ordering::Relaxed);
+        tracker.add(file, file.size.saturating_sub(before), file.size, true);
+        Ok(Sent {
+            bytes: report.bytes_sent,
+            resumed: report.resumed_bytes,
+            retries: u64::from(report.retries),
+        })
+    }
+
+    /// The resume record to use for a session upload of `path`. The sessions the store holds
+    /// for the path are looked up (GetUploadSession by path); one is resumed only when it
+    /// has the file's size and the record names it (the record also proves the local file
+    /// has not changed since the session began: [`Client::upload_file`] checks that). A
+    /// record naming no such session is dropped, so the file starts in a fresh session.
+    async fn vouched_record(&self, dir: &Path, path: &str, size: u64) -> Result<PathBuf> {
+        let record = record_location(dir, path);
+        let named = recorded_session(&record, path).await;
+        let found = match named {
+            Some(id) => self
+                .upload_sessions_by_path(path)
+                .await?
+                .iter()
+                .any(|s| s.session_id == id && s.file_size == size),
+            None => false,
+        };
+        if !found {
+            let _ = tokio::fs::remove_file(&record).await;
+        }
+        Ok(record)
+    }
+
+    /// The size of each file of the package the store holds, by store path. Folders are
+    /// listed; a folder the store does not show (no `_.dir` yet: an interrupted upload) has
+    /// its files asked for one by one.
+    async fn sizes_in_store(
+        &self,
+        layout: &Layout,
+        target: &str,
+        parallel: usize,
+    ) -> Result<HashMap<String, u64>> {
+        let mut sizes = HashMap::new();
+        let mut listed = std::collections::HashSet::new();
+        let mut folders = vec![target.to_string()];
+        while let Some(folder) = folders.pop() {
+            let Some(content) = self.store_content(Some(&folder)).await? else {
+                continue;
+            };
+            for file in content.files {
+                sizes.insert(store_form(&file.path), file.size);
+            }
+            for sub in content.folders {
+                let sub = store_form(&sub.path);
+                if !listed.contains(&sub) && sub.starts_with(&format!("{folder}\\")) {
+                    folders.push(sub);
+                }
+            }
+            listed.insert(folder);
+        }
+        let unseen: Vec<String> = layout
+            .files
+            .iter()
+            .map(|f| format!("{target}\\{}", f.relative))
+            .filter(|path| {
+                let parent = path.rsplit_once('\\').map_or("", |(p, _)| p);
+                !listed.contains(parent)
+            })
+            .collect();
+        let found: Vec<Option<(String, u64)>> = stream::iter(unseen)
+            .map(|path| async move {
+                match self.store_content_page(Some(&path), None).await {
+                    Ok(page) => Ok(page
+                        .files
+                        .into_iter()
+                        .find(|f| store_form(&f.path) == path)
+                        .map(|f| (path, f.size))),
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(parallel)
+            .try_collect()
+            .await?;
+        sizes.extend(found.into_iter().flatten());
+        Ok(sizes)
+    }
+
+    /// Checks that the store holds every file with its size.
+    async fn verify(&self, layout: &Layout, target: &str, parallel: usize) -> Result<()> {
+        let in_store = self.sizes_in_store(layout, target, parallel).await?;
+        for file in &layout.files {
+            let path = format!("{target}\\{}", file.relative);
+            let found = in_store.get(&path).copied();
+            if found != Some(file.size) {
+                return Err(Error::StoreMismatch {
+                    path,
+                    expected: file.size,
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `_.dir` in every folder, deepest first and the package's own last; folders of
+    /// one depth at once.
+    async fn mark_folders(
+        &self,
+        layout: &Layout,
+        target: &str,
+        options: &PackageOptions,
+    ) -> Result<u64> {
+        let depth = |f: &String| {
+            if f.is_empty() {
+                0
+            } else {
+                f.matches('\\').count() + 1
+            }
+        };
+        let deepest = layout.folders.iter().map(depth).max().unwrap_or(0);
+        for level in (0..=deepest).rev() {
+            stream::iter(layout.folders.iter().filter(|f| depth(f) == level))
+                .map(|folder| {
+                    let marker = if folder.is_empty() {
+                        format!("{target}\\{MARKER}")
+                    } else {
+                        format!("{target}\\{folder}\\{MARKER}")
+                    };
+                    async move { self.upload_store_bytes(&marker, Vec::new()).await }
+                })
+                .buffer_unordered(options.parallel)
+                .try_collect::<Vec<()>>()
+                .await?;
+        }
+        Ok(layout.folders.len() as u64)
+    }
+}
+
+/// Runs file-system work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        Error::invalid(
+            "application package",
+            "(reading the folder)",
+            &format!("a read that completes ({e})"),
+        )
+    })?
+}

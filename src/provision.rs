@@ -1,0 +1,261 @@
+//! `ProvisionApplicationType`: register an application type from a package in the image store
+//! or an `.sfpkg` at a URI.
+
+use std::{
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use progenitor_client::ResponseValue;
+use reqwest::StatusCode;
+
+use crate::{Client, Error, Result, generated::types, hooks, request::Resend, wire};
+
+/// The first path segments the image store keeps for itself.
+const RESERVED_ROOTS: [&str; 2] = ["Store", "WindowsFabricStore"];
+
+/// Server timeout of a provision unless set (seconds): a synchronous provision of a large
+/// package takes minutes, and the native tools allow 30 of them.
+pub const DEFAULT_PROVISION_TIMEOUT: u64 = 1800;
+
+/// Where the application package to provision is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplicationPackage {
+    /// A package folder already in the image store (see [`Client::upload_package`]).
+    ImageStore {
+        /// The folder's path from the store root (`MyAppPkg`).
+        path: String,
+        /// What to do with the uploaded package once provisioned.
+        cleanup: CleanupPolicy,
+    },
+    /// An `.sfpkg` the cluster downloads itself.
+    External {
+        /// An http(s) URI of the `.sfpkg`.
+        uri: String,
+        /// The application type name in its manifest.
+        type_name: String,
+        /// The application type version in its manifest.
+        type_version: String,
+    },
+}
+
+/// What happens to the package in the image store after a successful provision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CleanupPolicy {
+    /// The cluster's setting decides.
+    #[default]
+    Default,
+    /// The package is deleted.
+    Automatic,
+    /// The package stays until deleted.
+    Manual,
+}
+
+/// Settings of [`Client::provision_application_type`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProvisionOptions {
+    /// Return once the gateway accepted the request (202) instead of when it is done (200).
+    pub asynchronous: bool,
+    /// The server timeout of this call, in seconds (default 1800); the HTTP timeout grows
+    /// with it.
+    pub server_timeout: u64,
+}
+
+impl Default for ProvisionOptions {
+    fn default() -> Self {
+        Self {
+            asynchronous: false,
+            server_timeout: DEFAULT_PROVISION_TIMEOUT,
+        }
+    }
+}
+
+/// How a provision request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provisioned {
+    /// The type is registered (200).
+    Done,
+    /// The request was accepted and runs on (202, asynchronous).
+    Accepted,
+}
+
+/// Checks a package path in the store: relative, no `.`/`..`, not under a reserved root.
+pub(crate) fn package_path(path: &str) -> Result<&str> {
+    let checked = wire::content_path(path)?;
+    let first = checked.split(['/', '\\']).find(|s| !s.is_empty());
+    if checked.starts_with(['/', '\\']) || first.is_none() {
+        return Err(Error::invalid(
+            "path in store",
+            path,
+            "a relative path such as MyAppPkg",
+        ));
+    }
+    if let Some(reserved) = RESERVED_ROOTS
+        .iter()
+        .find(|r| first.is_some_and(|f| f.eq_ignore_ascii_case(r)))
+    {
+        return Err(Error::invalid(
+            "path in store",
+            path,
+            &format!(
+                "a path whose first segment is not `{reserved}` (the store keeps it for itself)"
+            ),
+        ));
+    }
+    Ok(checked)
+}
+
+impl Client {
+    /// Provisions (registers) an application type, synchronously (200) unless
+    /// [`ProvisionOptions::asynchronous`] (202). A type and version already provisioned fails
+    /// with `FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS` (409). Re-sent after a transient
+    /// failure; a re-sent one that finds the type already there (the first had acted) is
+    /// done.
+    ///
+    /// ```no_run
+    /// use servicefabric_rest::{ApplicationPackage, CleanupPolicy, ProvisionOptions};
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let package = ApplicationPackage::ImageStore {
+    ///     path: "MyAppPkg".into(),
+    ///     cleanup: CleanupPolicy::Default,
+    /// };
+    /// client.provision_application_type(&package, &ProvisionOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn provision_application_type(
+        &self,
+        package: &ApplicationPackage,
+        options: &ProvisionOptions,
+    ) -> Result<Provisioned> {
+        if !(1..=u64::from(u32::MAX)).contains(&options.server_timeout) {
+            return Err(Error::invalid(
+                "timeout",
+                options.server_timeout,
+                "seconds in 1..=4294967295",
+            ));
+        }
+        let asynchronous = options.asynchronous;
+        let (body, about) = match package {
+            ApplicationPackage::ImageStore { path, cleanup } => (
+                types::ProvisionApplicationTypeDescriptionBase::ImageStorePath {
+                    application_type_build_path: package_path(path)?.to_string(),
+                    application_package_cleanup_policy: Some(match cleanup {
+                        CleanupPolicy::Default => types::ApplicationPackageCleanupPolicy::Default,
+                        CleanupPolicy::Automatic => {
+                            types::ApplicationPackageCleanupPolicy::Automatic
+                        }
+                        CleanupPolicy::Manual => types::ApplicationPackageCleanupPolicy::Manual,
+                    }),
+                    async_: asynchronous,
+                },
+                format!("application package {path}"),
+            ),
+            ApplicationPackage::External {
+                uri,
+                type_name,
+                type_version,
+            } => {
+                let parsed = reqwest::Url::parse(uri).ok();
+                if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    return Err(Error::invalid(
+                        "package URI",
+                        uri,
+                        "an http(s) URI of an .sfpkg file",
+                    ));
+                }
+                for (what, value) in [
+                    ("application type name", type_name),
+                    ("application type version", type_version),
+                ] {
+                    if value.trim().is_empty() {
+                        return Err(Error::invalid(what, value, "a non-empty value"));
+                    }
+                }
+                (
+                    types::ProvisionApplicationTypeDescriptionBase::ExternalStore {
+                        application_package_download_uri: uri.clone(),
+                        application_type_name: type_name.clone(),
+                        application_type_version: type_version.clone(),
+                        async_: asynchronous,
+                    },
+                    format!("application type {type_name} {type_version}"),
+                )
+            }
+        };
+        let timeout = options.server_timeout;
+        let http_timeout = Duration::from_secs(timeout).saturating_add(Duration::from_secs(10));
+        let sends = AtomicU32::new(0);
+        // Re-sent on a transient failure: if the first one had acted after all, the next
+        // gets 409 "already exists", read below as done.
+        let call = self.call(
+            "ProvisionApplicationType",
+            Resend::Safe,
+            || about,
+            |raw| {
+                let body = body.clone();
+                sends.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    raw.provision_application_type()
+                        .body(body)
+                        .timeout(timeout)
+                        .send()
+                        .await
+                        .map(|v| ResponseValue::new(v.status(), v.status(), v.headers().clone()))
+                }
+            },
+        );
+        let answer = match hooks::with_http_timeout(http_timeout, call).await {
+            Err(e)
+                if sends.load(Ordering::Relaxed) > 1
+                    && e.code().is_some_and(|c| {
+                        c.as_str() == "FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS"
+                    }) =>
+            {
+                tracing::info!("provision was re-sent and the type exists: the first one acted");
+                return Ok(Provisioned::Done);
+            }
+            other => other?,
+        };
+        Ok(match answer {
+            crate::response::Answer::Body(StatusCode::ACCEPTED) => Provisioned::Accepted,
+            _ => Provisioned::Done,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_paths() {
+        assert!(package_path("MyAppPkg").is_ok());
+        assert!(package_path("apps/MyAppPkg").is_ok());
+        for bad in [
+            "",
+            "Store/App1",
+            "store\\x",
+            "WindowsFabricStore",
+            "a/../b",
+            "/abs",
+        ] {
+            let e = package_path(bad).expect_err(bad);
+            assert!(e.to_string().contains("path"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn kind_is_the_first_field() {
+        let body = types::ProvisionApplicationTypeDescriptionBase::ImageStorePath {
+            application_type_build_path: "MyAppPkg".into(),
+            application_package_cleanup_policy: Some(
+                types::ApplicationPackageCleanupPolicy::Default,
+            ),
+            async_: false,
+        };
+        let text = serde_json::to_string(&body).expect("serialises");
+        assert!(text.starts_with(r#"{"Kind":"ImageStorePath","#), "{text}");
+        assert!(text.contains(r#""Async":false"#), "{text}");
+    }
+}
