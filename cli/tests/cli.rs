@@ -569,3 +569,177 @@ fn help_lists_only_flags_that_mean_something() {
     assert_eq!(after.1, "true\n", "{}", after.2);
     assert!(!before.2.contains("embedded") && !after.2.contains("embedded"));
 }
+
+#[test]
+fn app_upload_provision_and_store_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut child, endpoint) =
+        standalone_emulator(&["--no-seed", "--data-dir", &data.to_string_lossy()]);
+    let package = dir.path().join("My App");
+    let resume = dir.path().join("resume").to_string_lossy().to_string();
+    let (code, out, err) = sfrest(&["app", "sample", &package.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("wrote 23 files"), "{out}");
+    let pkg = package.to_string_lossy().to_string();
+
+    let upload = |extra: &[&str]| {
+        let mut args = vec![
+            "app",
+            "upload",
+            &pkg,
+            "--endpoint",
+            &endpoint,
+            "--resume-dir",
+            &resume,
+        ];
+        args.extend_from_slice(extra);
+        sfrest(&args)
+    };
+    let (code, out, err) = upload(&["--provision", "--json"]);
+    let (du_code, du, _) = sfrest(&["store", "du", "My App", "--endpoint", &endpoint]);
+    let (ls_code, ls, _) = sfrest(&["store", "ls", "My App", "--json", "--endpoint", &endpoint]);
+    let (again_code, again, again_err) = upload(&["--provision"]);
+    let (rm_code, rm, _) = sfrest(&["store", "rm", "My App", "--endpoint", &endpoint]);
+    let broken = dir.path().join("broken");
+    sfrest(&["app", "sample", &broken.to_string_lossy()]);
+    std::fs::remove_file(broken.join("ApplicationManifest.xml")).expect("remove");
+    let (bad_code, _, bad_err) = sfrest(&[
+        "app",
+        "upload",
+        &broken.to_string_lossy(),
+        "--endpoint",
+        &endpoint,
+    ]);
+    let (no_target, _, no_target_err) = sfrest(&["app", "upload", &pkg]);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    let summary: serde_json::Value =
+        serde_json::from_str(lines.next().expect("summary")).expect("json summary");
+    assert_eq!(summary["files"], 23);
+    assert_eq!(summary["filesSent"], 23);
+    assert_eq!(summary["pathInStore"], "My App");
+    assert_eq!(lines.next(), Some("provisioned My App"));
+    assert_eq!(du_code, 0);
+    assert!(du.starts_with("23 files, "), "{du}");
+    assert_eq!(ls_code, 0);
+    let listing: serde_json::Value = serde_json::from_str(&ls).expect("ls json");
+    let folders = listing
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["type"] == "folder")
+        .count();
+    assert_eq!(folders, 3, "{ls}");
+    assert_eq!(again_code, 1, "the type is there already");
+    assert!(
+        again.contains("0 of 23 files") && again.contains("already in the store"),
+        "{again}"
+    );
+    assert!(
+        again_err.contains("FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS"),
+        "{again_err}"
+    );
+    assert_eq!(rm_code, 0);
+    assert_eq!(rm, "deleted My App\n");
+    assert!(!data.join("store/My App").exists());
+    assert_eq!(bad_code, 1);
+    assert!(bad_err.contains("ApplicationManifest.xml"), "{bad_err}");
+    assert_eq!(no_target, 2, "{no_target_err}");
+}
+
+#[test]
+fn app_upload_killed_midway_finishes_on_the_next_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // Slow enough that the kill lands mid-upload.
+    let (mut child, endpoint) = standalone_emulator(&[
+        "--no-seed",
+        "--data-dir",
+        &data.to_string_lossy(),
+        "--faults",
+        "*:latency=20ms",
+    ]);
+    let package = dir.path().join("Pkg");
+    let pkg = package.to_string_lossy().to_string();
+    let (code, _, err) = sfrest(&[
+        "app",
+        "sample",
+        &pkg,
+        "--files",
+        "60",
+        "--file-size",
+        "65536",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let resume = dir.path().join("resume").to_string_lossy().to_string();
+    let args = [
+        "app",
+        "upload",
+        &pkg,
+        "--endpoint",
+        &endpoint,
+        "--resume-dir",
+        &resume,
+        "--parallel",
+        "2",
+        "--session-threshold",
+        "1048576",
+        "--chunk-size",
+        "262144",
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Killed once some files are in the store, before it is done.
+    let count = |dir: &std::path::Path| walk_files(dir);
+    let started = std::time::Instant::now();
+    while count(&data.join("store/Pkg")) < 20 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = first.kill(); // SIGKILL: no cleanup at all
+    let _ = first.wait();
+    assert!(
+        !data.join("store/Pkg/_.dir").exists(),
+        "a killed upload is not marked complete"
+    );
+    let (code, out, err) = sfrest(&args);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("of 71 files"), "{out}");
+    assert!(
+        !out.contains("0 bytes already in the store"),
+        "resumed: {out}"
+    );
+    assert!(data.join("store/Pkg/_.dir").is_file());
+    for entry in [
+        "ApplicationManifest.xml",
+        "FrontEndPkg/Code/big library.dll",
+    ] {
+        assert_eq!(
+            std::fs::read(data.join("store/Pkg").join(entry)).expect("stored"),
+            std::fs::read(package.join(entry)).expect("local"),
+            "{entry}"
+        );
+    }
+}
+
+/// Files below `dir` (0 when it does not exist).
+fn walk_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                let path = e.path();
+                if path.is_dir() { walk_files(&path) } else { 1 }
+            })
+            .sum()
+    })
+}
