@@ -263,7 +263,7 @@ async fn an_interrupted_upload_resumes_sending_only_what_is_missing() {
     };
 
     interrupt(&client, &local, &options, 0.5).await;
-    let first = emulator.received_bytes();
+    let first = settled(&emulator).await;
     assert!(
         first >= summary.bytes / 2 && first < summary.bytes,
         "{first}"
@@ -304,6 +304,20 @@ async fn an_interrupted_upload_resumes_sending_only_what_is_missing() {
         .provision_application_type(&image_store_package("App"), &ProvisionOptions::default())
         .await
         .expect("provision after resume");
+}
+
+/// The emulator's received bytes once requests cut by the interruption have drained (their
+/// bytes already in socket buffers still arrive after the client let go).
+async fn settled(emulator: &Emulator) -> u64 {
+    let mut last = emulator.received_bytes();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = emulator.received_bytes();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
 }
 
 fn e_contains(e: &Error, text: &str) -> bool {
