@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::venv::{run, venv};
+
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -15,49 +17,20 @@ use servicefabric_rest::Client;
 
 const SDK: &str = "azure-servicefabric==8.2.0.0";
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// The venv's python, with the SDK installed: made once per target directory, and by one
 /// test at a time (the tests of this file run in parallel threads of one process).
 fn python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(make_venv).clone()
-}
-
-fn make_venv() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-sdk-venv");
-    let python = venv.join("bin").join("python");
-    let ready = python.is_file()
-        && Command::new(&python)
-            .args(["-c", "import azure.servicefabric"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !ready {
-        // --clear: a venv half-made by an interrupted run is started over.
-        run(Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv));
-        run(Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            SDK,
-        ]));
-    }
-    python
+    PYTHON
+        .get_or_init(|| {
+            venv(
+                "python-sdk-venv",
+                SDK,
+                &["-c", "import azure.servicefabric"],
+            )
+            .join("python")
+        })
+        .clone()
 }
 
 fn script() -> PathBuf {

@@ -3,12 +3,15 @@
 //! run (`python3 -m venv`, `pip install sfctl`); a machine without python3 fails this test
 //! rather than skipping it.
 
+mod support;
+
 use std::{
     fs,
     path::{Path, PathBuf},
     process::Command,
     sync::OnceLock,
 };
+use support::venv::{run, venv};
 
 use servicefabric_emulator::{Emulator, SamplePackage, write_sample_package};
 use servicefabric_rest::{
@@ -17,46 +20,11 @@ use servicefabric_rest::{
 
 const SFCTL: &str = "sfctl==11.2.1";
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// The venv's `sfctl`, installed once per target directory.
 fn sfctl() -> PathBuf {
     static SFCTL_BIN: OnceLock<PathBuf> = OnceLock::new();
     SFCTL_BIN
-        .get_or_init(|| {
-            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sfctl-venv");
-            let bin = venv.join("bin").join("sfctl");
-            let ready = bin.is_file()
-                && Command::new(&bin)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success());
-            if !ready {
-                run(Command::new("python3")
-                    .args(["-m", "venv", "--clear"])
-                    .arg(&venv));
-                run(Command::new(venv.join("bin").join("python")).args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    SFCTL,
-                ]));
-            }
-            bin
-        })
+        .get_or_init(|| venv("sfctl-venv", SFCTL, &["-c", "import sfctl"]).join("sfctl"))
         .clone()
 }
 

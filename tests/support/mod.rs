@@ -6,6 +6,7 @@
 pub mod logs;
 #[cfg(any(feature = "tls", feature = "native-tls"))]
 pub mod tls;
+pub mod venv;
 
 use std::{
     sync::{Arc, Mutex},
