@@ -14,10 +14,12 @@
 //! 4. Path parameters are encoded by `crate::wire` instead of progenitor's `encode_path`, which
 //!    leaves `\` raw (the URL parser then reads it as `/`) and always escapes `/`, while
 //!    parameters marked `x-ms-skip-url-encoding` must keep their `/`.
-//! 5. progenitor adds query parameters sorted by name; the official clients send them in spec
-//!    order, and send those marked `x-ms-skip-url-encoding` unencoded. `WIRE_QUERY` lists each
-//!    operation's query parameters in spec order with that flag; the request hook in
-//!    `src/hooks.rs` rewrites the query from it.
+//! 5. progenitor adds query parameters sorted by name, through `serde_urlencoded`, and an
+//!    `api-version` header that no official client sends. The official clients send the query
+//!    in spec order, with `x-ms-skip-url-encoding` parameters unencoded. Each operation's
+//!    query is written here instead, in spec order, by `crate::wire::Query` while the URL is
+//!    still a string (one parse, no rewrite in the hook: this is the hot path of every call),
+//!    and the header is dropped.
 //! 6. Builders start with the spec's default `api-version` instead of an "api_version was not
 //!    initialized" error: every operation has exactly one version it is written for, so the
 //!    raw surface works without a call nobody needs to think about.
@@ -27,7 +29,12 @@
 //! 8. Success bodies are read by `crate::hooks::success_response`, which stops at the client's
 //!    size limit: progenitor's `from_response` reads whatever length a server sends into memory.
 
-use std::{collections::BTreeSet, env, fs, path::Path, process};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    env, fs,
+    path::Path,
+    process,
+};
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
@@ -49,7 +56,7 @@ fn run() -> Result<(), String> {
     let text = fs::read_to_string(SPEC).map_err(|e| format!("cannot read it: {e}"))?;
     let mut doc: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
     let keep_slash = skip_encoding_params(&doc);
-    let wire_query = query_table(&doc)?;
+    let queries = query_params(&doc)?;
     let codes = error_codes(&doc)?;
     drop_bodiless_responses(&mut doc);
 
@@ -82,12 +89,11 @@ fn run() -> Result<(), String> {
         );
     let tokens = generate(&settings, &spec)?;
     let tokens = route_encoders(tokens, &keep_slash);
-    let tokens = patch(tokens)?;
+    let tokens = patch(tokens, &queries)?;
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced unparsable code: {e}"))?;
 
-    let mut client = prettyplease::unparse(&file);
-    client.push_str(&wire_query);
+    let client = prettyplease::unparse(&file);
     let out = env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?;
     write(Path::new(&out).join("client.rs"), &client)?;
     write(
@@ -143,10 +149,18 @@ fn skip_encoding_params(doc: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// `WIRE_QUERY`: per operation (progenitor's snake_case id), its query parameters in spec
-/// order, each with whether it is sent verbatim.
-fn query_table(doc: &Value) -> Result<String, String> {
-    let mut rows = String::new();
+/// A query parameter of one operation, as the spec declares it.
+struct QueryParam {
+    name: String,
+    /// Sent unencoded (`x-ms-skip-url-encoding`).
+    verbatim: bool,
+    /// Required parameters are plain values in progenitor's builders, optional ones `Option`s.
+    required: bool,
+}
+
+/// Per operation (progenitor's snake_case id), its query parameters in spec order.
+fn query_params(doc: &Value) -> Result<BTreeMap<String, Vec<QueryParam>>, String> {
+    let mut ops = BTreeMap::new();
     let paths = doc["paths"].as_object().ok_or("it has no paths")?;
     for op in paths
         .values()
@@ -156,7 +170,7 @@ fn query_table(doc: &Value) -> Result<String, String> {
         let Some(id) = op["operationId"].as_str() else {
             continue;
         };
-        let mut params = String::new();
+        let mut params = Vec::new();
         for p in op["parameters"].as_array().into_iter().flatten() {
             let p = match p["$ref"].as_str() {
                 Some(r) => doc
@@ -168,17 +182,21 @@ fn query_table(doc: &Value) -> Result<String, String> {
                 let name = p["name"]
                     .as_str()
                     .ok_or_else(|| format!("{id}: unnamed parameter"))?;
-                let verbatim = p["x-ms-skip-url-encoding"] == true;
-                params.push_str(&format!("({name:?}, {verbatim}), "));
+                if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(format!(
+                        "{id}: query parameter name {name:?} is not plain ASCII"
+                    ));
+                }
+                params.push(QueryParam {
+                    name: name.to_string(),
+                    verbatim: p["x-ms-skip-url-encoding"] == true,
+                    required: p["required"] == true,
+                });
             }
         }
-        rows.push_str(&format!("    ({:?}, &[{params}]),\n", snake_case(id)));
+        ops.insert(snake_case(id), params);
     }
-    Ok(format!(
-        "\n/// Query parameters per operation, in spec order, and whether each is sent verbatim\n\
-         /// (`x-ms-skip-url-encoding`). Written by build.rs from the spec.\n\
-         pub(crate) const WIRE_QUERY: &[(&str, &[(&str, bool)])] = &[\n{rows}];\n"
-    ))
+    Ok(ops)
 }
 
 /// The same snake_case that progenitor (heck) gives parameter names.
@@ -266,7 +284,10 @@ const PATCHES: &[(&str, &str)] = &[
     ),
 ];
 
-fn patch(tokens: TokenStream) -> Result<TokenStream, String> {
+fn patch(
+    tokens: TokenStream,
+    queries: &BTreeMap<String, Vec<QueryParam>>,
+) -> Result<TokenStream, String> {
     let mut code = tokens.to_string();
     for (from, to) in PATCHES {
         if !code.contains(from) {
@@ -276,8 +297,125 @@ fn patch(tokens: TokenStream) -> Result<TokenStream, String> {
         }
         code = code.replace(from, to);
     }
+    let code = write_queries(&code, queries)?;
     code.parse()
         .map_err(|e| format!("patched code does not parse: {e}"))
+}
+
+const URL_START: &str = "let url = format ! (";
+const OPERATION_ID: &str = "let info = OperationInfo { operation_id : \"";
+const QUERY_CALL: &str = ". query (& progenitor_client :: QueryParam :: new (\"";
+const API_VERSION_HEADER: &str = "header_map . append (:: reqwest :: header :: HeaderName :: from_static (\"api-version\") , :: reqwest :: header :: HeaderValue :: from_static (super :: Client :: api_version ()) ,) ; ";
+const HEADER_MAP: &str =
+    "let mut header_map = :: reqwest :: header :: HeaderMap :: with_capacity (";
+
+/// Customisation 5, in each operation's `send`: from `let url = format!(..);` to its
+/// `OperationInfo`, progenitor's `.query(..)` calls become one `crate::wire::Query` written in
+/// spec order right after the URL, and the `api-version` header goes (with its map, when it
+/// was the only header). Fails when the code or the parameters are not what it expects.
+fn write_queries(
+    code: &str,
+    queries: &BTreeMap<String, Vec<QueryParam>>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    let mut seen = 0;
+    while let Some(start) = rest.find(URL_START) {
+        out.push_str(&rest[..start]);
+        let op = &rest[start..];
+        let id_at = op
+            .find(OPERATION_ID)
+            .ok_or("a `send` without OperationInfo; update build.rs")?;
+        let id_start = id_at + OPERATION_ID.len();
+        let id = op[id_start..]
+            .split('"')
+            .next()
+            .ok_or("an unterminated operation id")?;
+        let params = queries
+            .get(id)
+            .ok_or_else(|| format!("{id}: not an operation of the spec"))?;
+        let body = rewrite_send(&op[..id_at], id, params)?;
+        out.push_str(&body);
+        rest = &op[id_at..];
+        seen += 1;
+    }
+    out.push_str(rest);
+    if seen != queries.len() {
+        return Err(format!(
+            "found {seen} operations' URLs in progenitor's code, the spec has {}; update build.rs",
+            queries.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// One operation's code from its `let url` up to its `OperationInfo`.
+fn rewrite_send(code: &str, id: &str, params: &[QueryParam]) -> Result<String, String> {
+    // The `format!(..);` ends at the first `) ;` (paths hold no parentheses).
+    let url_end = code
+        .find(") ;")
+        .ok_or_else(|| format!("{id}: no end to `let url`"))?
+        + ") ;".len();
+    let (url, mut rest) = (code[..url_end].to_string(), code[url_end..].to_string());
+
+    let mut found = Vec::new();
+    while let Some(at) = rest.find(QUERY_CALL) {
+        let args = &rest[at + QUERY_CALL.len()..];
+        let (name, after) = args
+            .split_once("\" , & ")
+            .ok_or_else(|| format!("{id}: unexpected query call"))?;
+        let (var, _) = after
+            .split_once("))")
+            .ok_or_else(|| format!("{id}: unexpected query call"))?;
+        let end = at + QUERY_CALL.len() + name.len() + "\" , & ".len() + var.len() + "))".len();
+        found.push((name.to_string(), var.to_string()));
+        rest.replace_range(at..end, "");
+    }
+    let expected: BTreeSet<(String, String)> = params
+        .iter()
+        .map(|p| (p.name.clone(), snake_case(&p.name)))
+        .collect();
+    if found.iter().cloned().collect::<BTreeSet<_>>() != expected || found.len() != params.len() {
+        return Err(format!(
+            "{id}: progenitor's query parameters {found:?} are not the spec's {expected:?}"
+        ));
+    }
+
+    if !rest.contains(API_VERSION_HEADER) {
+        return Err(format!(
+            "{id}: no api-version header to drop; update build.rs"
+        ));
+    }
+    rest = rest.replacen(API_VERSION_HEADER, "", 1);
+    if !rest.contains("header_map . append") {
+        let map_at = rest
+            .find(HEADER_MAP)
+            .ok_or_else(|| format!("{id}: no header map"))?;
+        let map_end = map_at
+            + rest[map_at..]
+                .find(") ; ")
+                .ok_or_else(|| format!("{id}: no end to the header map"))?
+            + ") ; ".len();
+        rest.replace_range(map_at..map_end, "");
+        rest = rest.replacen(". headers (header_map) ", "", 1);
+    }
+
+    let mut query =
+        String::from("let url = { let mut query = crate :: wire :: Query :: new (url) ; ");
+    for p in params {
+        let (name, var, verbatim) = (&p.name, snake_case(&p.name), p.verbatim);
+        if p.required {
+            query.push_str(&format!(
+                "query . push ({name:?} , & {var} , {verbatim}) ; "
+            ));
+        } else {
+            query.push_str(&format!(
+                "if let Some (value) = & {var} {{ query . push ({name:?} , value , {verbatim}) ; }} "
+            ));
+        }
+    }
+    query.push_str("query . finish () } ; ");
+    Ok(format!("{url} {query}{rest}"))
 }
 
 /// The codes of `FabricErrorCodes`: each `anyOf` branch's `enum`, in spec order.

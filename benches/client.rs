@@ -29,12 +29,16 @@ use servicefabric_emulator::Emulator;
 use servicefabric_rest::Client;
 use uuid::Uuid;
 
+/// By-id calls in one `profile` loop.
 const CALLS: usize = 10_000;
+/// By-id calls in one benchmark round.
+const ROUND_CALLS: usize = 2_000;
 const PAGES: usize = 1_000;
 const PAGE_NAMES: usize = 1_000;
 const ROUNDS: usize = 7;
-/// By-id runs are short (a few tenths of a second), so a burst of load can swing one: more rounds.
-const BY_ID_ROUNDS: usize = 15;
+/// By-id rounds are short (about 50 ms), and many: a burst of load swings single rounds by
+/// ±50% on this machine, and the median of many short pairs is what stays put.
+const BY_ID_ROUNDS: usize = 61;
 const SESSION: &str = "4a2340e8-d8d8-497c-95fe-cdaa1052f33b";
 const SESSION_BODY: &str = r#"{"UploadSessions":[{"StoreRelativePath":"SwaggerTest\\Common.dll","SessionId":"4a2340e8-d8d8-497c-95fe-cdaa1052f33b","FileSize":"2097152","ModifiedDate":"2017-09-28T17:06:37.26Z","ExpectedRanges":[{"StartPosition":"0","EndPosition":"402128"},{"StartPosition":"730105","EndPosition":"2097151"}]}]}"#;
 
@@ -166,12 +170,12 @@ fn raw_get(http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
         .timeout(Duration::from_secs(70))
 }
 
-async fn raw_sessions(http: &reqwest::Client, base: &str) -> Result<usize> {
+async fn raw_sessions(http: &reqwest::Client, base: &str, calls: usize) -> Result<usize> {
     let url = format!(
         "{base}/ImageStore/$/GetUploadSession?api-version=6.0&session-id={SESSION}&timeout=60"
     );
     let mut n = 0;
-    for _ in 0..CALLS {
+    for _ in 0..calls {
         let body = raw_get(http, &url).send().await?.bytes().await?;
         n += serde_json::from_slice::<RawSessions>(&body)?
             .UploadSessions
@@ -180,10 +184,10 @@ async fn raw_sessions(http: &reqwest::Client, base: &str) -> Result<usize> {
     Ok(n)
 }
 
-async fn client_sessions(client: &Client) -> Result<usize> {
+async fn client_sessions(client: &Client, calls: usize) -> Result<usize> {
     let id: Uuid = SESSION.parse()?;
     let mut n = 0;
-    for _ in 0..CALLS {
+    for _ in 0..calls {
         n += client.upload_sessions_by_id(id).await?.len();
     }
     Ok(n)
@@ -280,15 +284,18 @@ impl Pair {
             runs.iter().map(|(_, c)| c).sum::<f64>() / (units * runs.len() as f64) * 1e6
         };
         // Each round's client and raw runs are adjacent in time: their ratio cancels drift.
-        let paired = median(
-            self.client
-                .iter()
-                .zip(&self.raw)
-                .map(|(c, r)| r.0 / c.0)
-                .collect(),
-        );
+        let ratios: Vec<f64> = self
+            .client
+            .iter()
+            .zip(&self.raw)
+            .map(|(c, r)| r.0 / c.0)
+            .collect();
+        let (low, high) = ratios
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+        let paired = median(ratios);
         println!(
-            "{what:<42} client {:>9.0} {unit}/s  raw {:>9.0} {unit}/s  ratio {paired:.3}  cpu/{unit}: client {:.2} us, raw {:.2} us",
+            "{what:<42} client {:>9.0} {unit}/s  raw {:>9.0} {unit}/s  ratio {paired:.3} (rounds {low:.2}-{high:.2})  cpu/{unit}: client {:.2} us, raw {:.2} us",
             rate(&self.client),
             rate(&self.raw),
             cpu(&self.client),
@@ -323,17 +330,25 @@ where
 
 /// Only the client's by-id loop, for `perf record` (`bench profile`).
 /// With `BENCH_ENDPOINT` (a running `bench serve`'s first endpoint), only this process is
-/// profiled; `raw` as second argument profiles the raw loop instead.
+/// profiled; `raw` profiles the raw loop instead, `names` the paging loop instead of by-id.
 async fn profile() -> Result<()> {
     let fixed = std::env::var("BENCH_ENDPOINT")?;
     let client = Client::new(&fixed)?;
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let raw = std::env::args().skip(1).any(|a| a == "raw");
+    if std::env::args().skip(1).any(|a| a == "names") {
+        // Paging instead: 1,000 pages of 1,000 names from the fixed server.
+        return if raw {
+            raw_names(&http, &fixed, "bench").await.map(drop)
+        } else {
+            client_names(&client, "bench").await.map(drop)
+        };
+    }
     for _ in 0..3 {
         if raw {
-            raw_sessions(&http, &fixed).await?;
+            raw_sessions(&http, &fixed, CALLS).await?;
         } else {
-            client_sessions(&client).await?;
+            client_sessions(&client, CALLS).await?;
         }
     }
     Ok(())
@@ -362,21 +377,21 @@ async fn bench() -> Result<()> {
     let on_fixed = Client::new(&fixed)?;
     let on_emulator = Client::new(&emulator)?;
     // Warm both connections.
-    raw_sessions(&http, &fixed).await?;
-    client_sessions(&on_fixed).await?;
+    raw_sessions(&http, &fixed, CALLS).await?;
+    client_sessions(&on_fixed, CALLS).await?;
 
     println!(
         "{BY_ID_ROUNDS} paired rounds by id, {ROUNDS} of paging; rates are medians, ratio = median of per-round client/raw rate; one reused connection each\n"
     );
     compare(
         BY_ID_ROUNDS,
-        || client_sessions(&on_fixed),
-        || raw_sessions(&http, &fixed),
+        || client_sessions(&on_fixed, ROUND_CALLS),
+        || raw_sessions(&http, &fixed, ROUND_CALLS),
     )
     .await?
     .report(
-        "GetUploadSession by id, 10,000 sequential",
-        CALLS as f64,
+        "GetUploadSession by id, 2,000 sequential",
+        ROUND_CALLS as f64,
         "calls",
     );
     compare(

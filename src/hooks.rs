@@ -1,8 +1,8 @@
 //! What the generated client runs on every call (progenitor's `ClientHooks`), and the decoder
 //! build.rs puts in place of progenitor's for failure answers.
 //!
-//! - `pre`: writes the query the way the official clients do (spec order, continuation tokens
-//!   verbatim), drops progenitor's extra `api-version` header, and sets the HTTP timeout.
+//! - `pre`: sets the HTTP timeout. (The query is written in spec order by the generated code
+//!   itself: see build.rs.)
 //! - [`error_response`]: a failure answer whose body is not the spec's error schema (a proxy's
 //!   HTML page, a bodiless 404) stays `UnexpectedResponse` with its status and body, where
 //!   progenitor would report `InvalidResponsePayload` and lose the status.
@@ -19,10 +19,6 @@ use crate::{
     auth::{Auth, GET_AAD_METADATA_FN},
     generated::Client as RawClient,
 };
-
-/// progenitor adds `api-version: <spec version>` to every request; no official client sends it.
-static API_VERSION_HEADER: reqwest::header::HeaderName =
-    reqwest::header::HeaderName::from_static("api-version");
 
 /// Failure bodies longer than this are cut: enough for any `FabricError` and a snippet.
 pub(crate) const MAX_FAILURE_BODY: usize = 64 * 1024;
@@ -75,8 +71,6 @@ impl ClientHooks<CallState> for RawClient {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        crate::wire::rewrite_query(request.url_mut(), info.operation_id);
-        request.headers_mut().remove(&API_VERSION_HEADER);
         let own = CALL_HTTP_TIMEOUT.try_with(|t| *t).ok();
         *request.timeout_mut() = Some(own.map_or(self.inner().http_timeout, |own| {
             own.max(self.inner().http_timeout)
@@ -117,7 +111,7 @@ impl ClientHooks<CallState> for RawClient {
 /// client's limit: a longer body is `Error::Custom` starting with [`BODY_TOO_LARGE`].
 pub(crate) async fn success_response<T: serde::de::DeserializeOwned, E>(
     client: &RawClient,
-    response: reqwest::Response,
+    mut response: reqwest::Response,
 ) -> Result<ResponseValue<T>, Error<E>> {
     let limit = client.inner().max_body;
     let too_large = || Error::Custom(format!("{BODY_TOO_LARGE}{limit} bytes"));
@@ -125,7 +119,8 @@ pub(crate) async fn success_response<T: serde::de::DeserializeOwned, E>(
         return Err(too_large());
     }
     let status = response.status();
-    let headers = response.headers().clone();
+    // Moved, not cloned: reading the body needs no header (its length comes from the body).
+    let headers = std::mem::take(response.headers_mut());
     let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
     let body = read_bounded(response, cap)
         .await

@@ -1,11 +1,13 @@
 //! How parameters become bytes of the request target, as the official clients send them.
 //!
 //! The generated client calls the two path encoders here (build.rs routes each path parameter
-//! to one of them); the request hook calls `rewrite_query`. The input checks refuse what the
+//! to one of them) and writes its query with [`Query`]. The input checks refuse what the
 //! gateway would misread before anything is sent.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use reqwest::Url;
+use std::fmt::{self, Write as _};
+
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+use url::form_urlencoded::byte_serialize;
 
 use crate::Error;
 
@@ -49,51 +51,79 @@ pub(crate) fn encode_path_keep_slash(value: &str) -> String {
     utf8_percent_encode(value, KEEP_SLASH).to_string()
 }
 
-/// Puts the query in spec order and writes `x-ms-skip-url-encoding` parameters verbatim,
-/// using the table build.rs derives from the spec. Unknown operations are left as they are.
-pub(crate) fn rewrite_query(url: &mut Url, operation_id: &str) {
-    let Some((_, order)) = crate::generated::WIRE_QUERY
-        .iter()
-        .find(|(op, _)| *op == operation_id)
-    else {
-        return;
-    };
-    let rank = |name: &str| {
-        order
-            .iter()
-            .position(|(n, _)| *n == name)
-            .unwrap_or(order.len())
-    };
-    let verbatim = |name: &str| order.iter().any(|(n, raw)| *raw && *n == name);
-    // Fast path, no decoding or allocation: the names are in spec order and none is to be
-    // written verbatim (the table's names are plain ASCII, so raw names compare as decoded).
-    let mut last = 0;
-    let in_order = url.query().unwrap_or_default().split('&').all(|pair| {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        let r = rank(name);
-        let ok = r >= last && !verbatim(name);
-        last = r;
-        ok
-    });
-    if in_order {
-        return;
+/// What the URL parser escapes in the query of an `http(s)` URL (the WHATWG special-query set).
+/// A verbatim value is escaped with it beforehand, so that parsing leaves it unchanged and a
+/// `#` in a token cannot start a fragment.
+const QUERY: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\'');
+
+/// A request target's query, written as the official clients write it. The generated client
+/// calls `push` in spec order (build.rs emits the calls from the spec) while the URL is still
+/// a string, so each request's URL is parsed once and never rewritten.
+pub(crate) struct Query {
+    url: String,
+    first: bool,
+}
+
+impl Query {
+    pub(crate) fn new(mut url: String) -> Self {
+        // Room for the usual query (api-version, an id, timeout) without growing twice.
+        url.reserve(96);
+        Self { url, first: true }
     }
-    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    pairs.sort_by_key(|(name, _)| rank(name)); // stable: unknown ones keep their order, last
-    let mut query = String::with_capacity(url.query().map_or(0, str::len));
-    for (name, value) in &pairs {
-        if !query.is_empty() {
-            query.push('&');
-        }
-        query.extend(url::form_urlencoded::byte_serialize(name.as_bytes()));
-        query.push('=');
-        if verbatim(name) {
-            query.push_str(value);
+
+    /// Appends `name=value`: the value form-encoded, or as it is (`x-ms-skip-url-encoding`:
+    /// continuation tokens, which the gateway escapes itself and unescapes once).
+    pub(crate) fn push<T: fmt::Display + ?Sized>(&mut self, name: &str, value: &T, verbatim: bool) {
+        self.url.push(if self.first { '?' } else { '&' });
+        self.first = false;
+        // Names come from the spec, checked by build.rs to be ASCII letters, digits and `-`.
+        self.url.push_str(name);
+        self.url.push('=');
+        // Writing into a String cannot fail.
+        let _ = if verbatim {
+            write!(Escaped(&mut self.url), "{value}")
         } else {
-            query.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
-        }
+            write!(FormEncoded(&mut self.url), "{value}")
+        };
     }
-    url.set_query((!query.is_empty()).then_some(query.as_str()));
+
+    pub(crate) fn finish(self) -> String {
+        self.url
+    }
+}
+
+/// Form-encodes what is written through it (`application/x-www-form-urlencoded`, as
+/// `serde_urlencoded` and the official clients do), without an intermediate string.
+struct FormEncoded<'a>(&'a mut String);
+
+impl fmt::Write for FormEncoded<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Versions, ids, numbers and booleans need no escape: copy them in one go.
+        if s.bytes().all(
+            |b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*'),
+        ) {
+            self.0.push_str(s);
+        } else {
+            self.0.extend(byte_serialize(s.as_bytes()));
+        }
+        Ok(())
+    }
+}
+
+/// Escapes only what the URL parser would (see [`QUERY`]).
+struct Escaped<'a>(&'a mut String);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend(utf8_percent_encode(s, QUERY));
+        Ok(())
+    }
 }
 
 /// Longest full name Naming accepts.
@@ -178,6 +208,40 @@ mod tests {
         assert_eq!(encode_path_keep_slash("samples/apps"), "samples/apps");
         assert_eq!(encode_path_keep_slash("a b/c#d?e%f"), "a%20b/c%23d%3Fe%25f");
         assert_eq!(encode_path_keep_slash("a&b=c"), "a&b=c");
+    }
+
+    fn query(params: &[(&str, &str, bool)]) -> String {
+        let mut query = Query::new("http://h/p".into());
+        for (name, value, verbatim) in params {
+            query.push(name, value, *verbatim);
+        }
+        query.finish()
+    }
+
+    #[test]
+    fn query_values_are_form_encoded_and_tokens_kept() {
+        assert_eq!(query(&[]), "http://h/p");
+        assert_eq!(
+            query(&[("api-version", "6.0", false), ("Recursive", "true", false)]),
+            "http://h/p?api-version=6.0&Recursive=true"
+        );
+        assert_eq!(
+            query(&[("a", "x y&z=é+", false)]),
+            "http://h/p?a=x+y%26z%3D%C3%A9%2B"
+        );
+        // A token goes as the gateway wrote it; only what the URL parser would escape is.
+        let token = "fabric:/a/b%20c$7&x=+";
+        let url = query(&[("ContinuationToken", token, true), ("timeout", "60", false)]);
+        assert_eq!(
+            url,
+            format!("http://h/p?ContinuationToken={token}&timeout=60")
+        );
+        let odd = query(&[("ContinuationToken", "a b#c<é", true)]);
+        assert_eq!(odd, "http://h/p?ContinuationToken=a%20b%23c%3C%C3%A9");
+        for url in [url, odd] {
+            let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string());
+            assert_eq!(parsed.map(String::from), Ok(url.clone()));
+        }
     }
 
     #[test]
