@@ -1,29 +1,24 @@
 //! Requests in, responses out, parsed the way the gateway parses them: routing on the literal
 //! `$` segment, its own query rules, FabricError bodies with the code as reason phrase.
 
-use std::{
-    borrow::Cow,
-    io::{self, SeekFrom},
-    sync::{Arc, atomic::Ordering},
-};
+use std::{borrow::Cow, io, sync::Arc};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
-use hyper::{Method, Request, Response, StatusCode, body::Incoming, ext::ReasonPhrase};
+use hyper::{Method, Request, Response, body::Incoming, ext::ReasonPhrase};
 use serde::Serialize;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use super::{
     State,
+    bodies::{self, gateway_json, respond},
+    chunk,
     faults::{self, Fate, Truncated},
-    names::{Page, PageLimits},
+    names::PageLimits,
     provision,
     store::Listing,
-    uploads::{ChunkPlan, Meta, io_failure},
 };
 
-const JSON: &str = "application/json; charset=utf-8";
 const MAX_JSON_BODY: usize = 64 * 1024;
 
 /// A gateway error answer.
@@ -83,34 +78,9 @@ impl Failure {
     }
 }
 
-/// A response with the gateway's content type, even when the body is empty.
-fn respond(status: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static(JSON),
-    );
-    response
-}
-
-/// JSON as the gateway's writer produces it: `/` escaped as `\/` (only strings hold `/`).
-fn gateway_json<T: Serialize>(value: &T) -> Vec<u8> {
-    let plain = serde_json::to_vec(value).unwrap_or_default();
-    let mut out = Vec::with_capacity(plain.len() + plain.len() / 8);
-    for b in plain {
-        if b == b'/' {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out
-}
-
 /// The gateway's query parser: split on `&` then `=`, only pairs with exactly one `=`, empty
 /// values absent, first of a repeated name wins, names case-sensitive, values not decoded.
-struct Query<'a>(Vec<(&'a str, &'a str)>);
+pub(crate) struct Query<'a>(Vec<(&'a str, &'a str)>);
 
 impl<'a> Query<'a> {
     fn parse(query: &'a str) -> Self {
@@ -146,7 +116,7 @@ fn check_api_version(query: &Query<'_>, runtime: (u32, u32)) -> Result<(), Failu
     Ok(())
 }
 
-fn session_id(query: &Query<'_>) -> Result<Uuid, Failure> {
+pub(crate) fn session_id(query: &Query<'_>) -> Result<Uuid, Failure> {
     query
         .get("session-id")
         .and_then(|v| v.parse().ok())
@@ -357,13 +327,13 @@ async fn serve(
         Route::SessionById => {
             let id = session_id(&query)?;
             let found = state.uploads()?.by_id(id);
-            Ok(sessions_response(&found))
+            Ok(bodies::sessions(&found))
         }
         Route::SessionByPath(path) => {
             let found = state.uploads()?.by_path(&path);
-            Ok(sessions_response(&found))
+            Ok(bodies::sessions(&found))
         }
-        Route::UploadChunk(path) => upload_chunk(state, request, &path, &query).await,
+        Route::UploadChunk(path) => chunk::upload_chunk(state, request, &path, &query).await,
         Route::Commit => {
             let id = session_id(&query)?;
             state.uploads()?.commit(id)?;
@@ -396,7 +366,7 @@ async fn serve(
                 max_names: state.config.page_max_names,
             };
             let page = state.names()?.page(&name, recursive, token, limits)?;
-            Ok(respond(200, page_json(&page)))
+            Ok(respond(200, bodies::page(&page)))
         }
         Route::NameExists(name) => {
             if state.names()?.exists(&name) {
@@ -503,211 +473,7 @@ fn listing(
             token,
         } => (files, folders, token),
     };
-    let files: Vec<_> = files
-        .iter()
-        .map(|f| {
-            serde_json::json!({
-                "FileSize": f.size.to_string(),
-                "FileVersion": {
-                    "VersionNumber": "1",
-                    "EpochDataLossNumber": "1",
-                    "EpochConfigurationNumber": "1",
-                },
-                "ModifiedDate": format_date(f.modified_ms),
-                "StoreRelativePath": f.path,
-            })
-        })
-        .collect();
-    let folders: Vec<_> = folders
-        .iter()
-        .map(|f| {
-            serde_json::json!({
-                "StoreRelativePath": f.path,
-                "FileCount": f.file_count.to_string(),
-            })
-        })
-        .collect();
-    // json! sorts keys; the gateway writes StoreFiles, StoreFolders, then the token.
-    #[derive(Serialize)]
-    struct Body {
-        #[serde(rename = "StoreFiles")]
-        files: Vec<serde_json::Value>,
-        #[serde(rename = "StoreFolders")]
-        folders: Vec<serde_json::Value>,
-        #[serde(rename = "ContinuationToken")]
-        token: String,
-    }
-    Ok(respond(
-        200,
-        gateway_json(&Body {
-            files,
-            folders,
-            token,
-        }),
-    ))
-}
-
-/// Streams a chunk's bytes to its place in the session's file; the session changes only once
-/// every byte is on disk.
-async fn upload_chunk(
-    state: &State,
-    request: Request<Incoming>,
-    path: &str,
-    query: &Query<'_>,
-) -> Result<Response<Full<Bytes>>, Failure> {
-    let id = session_id(query)?;
-    let range = request
-        .headers()
-        .get(hyper::header::CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    // Reserve the range under the lock, stream without it, record it under the lock again.
-    let plan = state.uploads()?.plan_chunk(path, id, range.as_deref())?;
-    let mut reservation = Reservation {
-        state,
-        plan: Some(plan),
-    };
-    let plan = reservation.plan.as_ref().ok_or_else(Failure::invalid_arg)?;
-    let expected = plan.end - plan.start + 1; // the plan has start <= end < size
-    if expected > state.config.max_chunk_bytes {
-        return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
-    }
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(&plan.data)
-        .await
-        .map_err(io_failure)?;
-    file.seek(SeekFrom::Start(plan.start))
-        .await
-        .map_err(io_failure)?;
-    let mut body = request.into_body();
-    let mut written = 0u64;
-    let idle = state.config.idle_timeout;
-    // A body that stops sending is cut after the idle timeout, freeing its range.
-    while let Some(frame) = tokio::time::timeout(idle, body.frame())
-        .await
-        .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
-    {
-        let frame = frame.map_err(|_| Failure::invalid_arg())?;
-        if let Ok(data) = frame.into_data() {
-            written += data.len() as u64;
-            state
-                .received
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
-            if written > expected {
-                return Err(Failure::invalid_arg());
-            }
-            file.write_all(&data).await.map_err(io_failure)?;
-        }
-    }
-    let zero_byte_quirk = plan.start == 0 && plan.end == 0 && written == 0;
-    if written != expected && !zero_byte_quirk {
-        return Err(Failure::invalid_arg());
-    }
-    file.sync_data().await.map_err(io_failure)?;
-    let plan = reservation.plan.take().ok_or_else(Failure::invalid_arg)?;
-    state.uploads()?.finish_chunk(plan)?;
-    Ok(respond(200, Vec::new()))
-}
-
-/// A reserved chunk range; released if the request ends before the chunk is recorded (a
-/// refusal, an I/O error, or a client that disconnects mid-body).
-struct Reservation<'a> {
-    state: &'a State,
-    plan: Option<ChunkPlan>,
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if let (Some(plan), Ok(mut uploads)) = (self.plan.take(), self.state.uploads()) {
-            uploads.release(&plan);
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct SessionJson<'a> {
-    #[serde(rename = "StoreRelativePath")]
-    path: &'a str,
-    #[serde(rename = "SessionId")]
-    id: String,
-    #[serde(rename = "FileSize")]
-    size: String,
-    #[serde(rename = "ModifiedDate")]
-    modified: String,
-    #[serde(rename = "ExpectedRanges")]
-    ranges: Vec<RangeJson>,
-}
-
-#[derive(Serialize)]
-struct RangeJson {
-    #[serde(rename = "StartPosition")]
-    start: String,
-    #[serde(rename = "EndPosition")]
-    end: String,
-}
-
-/// `2017-09-28T17:06:37.26Z`: milliseconds without trailing zeros, as .NET writes them.
-pub(crate) fn format_date(ms: i64) -> String {
-    let date = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    let mut text = date.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
-    while text.ends_with('0') {
-        text.pop();
-    }
-    if text.ends_with('.') {
-        text.pop();
-    }
-    text.push('Z');
-    text
-}
-
-/// 200 with the sessions, or the gateway's bodiless 204 when there are none.
-fn sessions_response(found: &[(Uuid, Meta)]) -> Response<Full<Bytes>> {
-    if found.is_empty() {
-        return respond(204, Vec::new());
-    }
-    #[derive(Serialize)]
-    struct Body<'a> {
-        #[serde(rename = "UploadSessions")]
-        sessions: Vec<SessionJson<'a>>,
-    }
-    let sessions = found
-        .iter()
-        .map(|(id, m)| SessionJson {
-            path: &m.path,
-            id: id.to_string(),
-            size: m.size.to_string(),
-            modified: format_date(m.modified_ms),
-            ranges: m
-                .missing
-                .iter()
-                .map(|(s, e)| RangeJson {
-                    start: s.to_string(),
-                    end: e.to_string(),
-                })
-                .collect(),
-        })
-        .collect();
-    respond(200, gateway_json(&Body { sessions }))
-}
-
-fn page_json(page: &Page) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        #[serde(rename = "ContinuationToken")]
-        token: &'a str,
-        #[serde(rename = "IsConsistent")]
-        consistent: bool,
-        #[serde(rename = "SubNames")]
-        names: &'a [String],
-    }
-    gateway_json(&Body {
-        token: &page.token,
-        consistent: page.is_consistent,
-        names: &page.names,
-    })
+    Ok(bodies::listing(&files, &folders, token))
 }
 
 #[cfg(test)]
@@ -734,12 +500,6 @@ mod tests {
         assert!(check_api_version(&Query::parse(""), (9, 1)).is_err());
     }
 
-    #[test]
-    fn dates_like_dotnet() {
-        assert_eq!(format_date(1_506_618_397_260), "2017-09-28T17:06:37.26Z");
-        assert_eq!(format_date(1_506_618_397_000), "2017-09-28T17:06:37Z");
-    }
-
     proptest::proptest! {
         /// Routing and query parsing take any request target without panicking.
         #[test]
@@ -751,10 +511,5 @@ mod tests {
             let _ = check_api_version(&q, (9, 1));
             let _ = session_id(&q);
         }
-    }
-
-    #[test]
-    fn json_escapes_slashes() {
-        assert_eq!(gateway_json(&"fabric:/a/b"), b"\"fabric:\\/a\\/b\"");
     }
 }

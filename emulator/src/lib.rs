@@ -21,6 +21,8 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bodies;
+mod chunk;
 mod faults;
 mod http;
 mod names;

@@ -1,0 +1,95 @@
+//! UploadChunk: a chunk's body streamed to its place in the session's file.
+
+use std::{io::SeekFrom, sync::atomic::Ordering};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, body::Incoming};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+use super::{
+    State,
+    bodies::respond,
+    http::{Failure, Query, session_id},
+    uploads::{ChunkPlan, io_failure},
+};
+
+/// Streams a chunk's bytes to its place in the session's file; the session changes only once
+/// every byte is on disk.
+pub(crate) async fn upload_chunk(
+    state: &State,
+    request: Request<Incoming>,
+    path: &str,
+    query: &Query<'_>,
+) -> Result<Response<Full<Bytes>>, Failure> {
+    let id = session_id(query)?;
+    let range = request
+        .headers()
+        .get(hyper::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // Reserve the range under the lock, stream without it, record it under the lock again.
+    let plan = state.uploads()?.plan_chunk(path, id, range.as_deref())?;
+    let mut reservation = Reservation {
+        state,
+        plan: Some(plan),
+    };
+    let plan = reservation.plan.as_ref().ok_or_else(Failure::invalid_arg)?;
+    let expected = plan.end - plan.start + 1; // the plan has start <= end < size
+    if expected > state.config.max_chunk_bytes {
+        return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
+    }
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&plan.data)
+        .await
+        .map_err(io_failure)?;
+    file.seek(SeekFrom::Start(plan.start))
+        .await
+        .map_err(io_failure)?;
+    let mut body = request.into_body();
+    let mut written = 0u64;
+    let idle = state.config.idle_timeout;
+    // A body that stops sending is cut after the idle timeout, freeing its range.
+    while let Some(frame) = tokio::time::timeout(idle, body.frame())
+        .await
+        .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
+    {
+        let frame = frame.map_err(|_| Failure::invalid_arg())?;
+        if let Ok(data) = frame.into_data() {
+            written += data.len() as u64;
+            state
+                .received
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            if written > expected {
+                return Err(Failure::invalid_arg());
+            }
+            file.write_all(&data).await.map_err(io_failure)?;
+        }
+    }
+    let zero_byte_quirk = plan.start == 0 && plan.end == 0 && written == 0;
+    if written != expected && !zero_byte_quirk {
+        return Err(Failure::invalid_arg());
+    }
+    file.sync_data().await.map_err(io_failure)?;
+    let plan = reservation.plan.take().ok_or_else(Failure::invalid_arg)?;
+    state.uploads()?.finish_chunk(plan)?;
+    Ok(respond(200, Vec::new()))
+}
+
+/// A reserved chunk range; released if the request ends before the chunk is recorded (a
+/// refusal, an I/O error, or a client that disconnects mid-body).
+struct Reservation<'a> {
+    state: &'a State,
+    plan: Option<ChunkPlan>,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let (Some(plan), Ok(mut uploads)) = (self.plan.take(), self.state.uploads()) {
+            uploads.release(&plan);
+        }
+    }
+}
