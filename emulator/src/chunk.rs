@@ -1,16 +1,16 @@
 //! UploadChunk: a chunk's body streamed to its place in the session's file.
 
-use std::{io::SeekFrom, sync::atomic::Ordering};
+use std::io::SeekFrom;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Response, body::Incoming};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncSeekExt;
 
 use super::{
     State,
     bodies::respond,
-    http::{Failure, Query, session_id},
+    http::{Failure, Query, body_to_file, session_id},
     uploads::{ChunkPlan, io_failure},
 };
 
@@ -49,26 +49,16 @@ pub(crate) async fn upload_chunk(
     file.seek(SeekFrom::Start(plan.start))
         .await
         .map_err(io_failure)?;
-    let mut body = request.into_body();
-    let mut written = 0u64;
-    let idle = state.config.idle_timeout;
     // A body that stops sending is cut after the idle timeout, freeing its range.
-    while let Some(frame) = tokio::time::timeout(idle, body.frame())
-        .await
-        .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
-    {
-        let frame = frame.map_err(|_| Failure::invalid_arg())?;
-        if let Ok(data) = frame.into_data() {
-            written += data.len() as u64;
-            state
-                .received
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
-            if written > expected {
-                return Err(Failure::invalid_arg());
-            }
-            file.write_all(&data).await.map_err(io_failure)?;
-        }
-    }
+    let written = body_to_file(
+        request.into_body(),
+        &mut file,
+        state.config.idle_timeout,
+        expected,
+        Failure::invalid_arg(),
+        &state.received,
+    )
+    .await?;
     let zero_byte_quirk = plan.start == 0 && plan.end == 0 && written == 0;
     if written != expected && !zero_byte_quirk {
         return Err(Failure::invalid_arg());

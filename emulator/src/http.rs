@@ -1,12 +1,21 @@
 //! Requests in, responses out, parsed the way the gateway parses them: routing on the literal
 //! `$` segment, its own query rules, FabricError bodies with the code as reason phrase.
 
-use std::{borrow::Cow, io, sync::Arc};
+use std::{
+    borrow::Cow,
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::{Method, Request, Response, body::Incoming, ext::ReasonPhrase};
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::{
@@ -17,6 +26,7 @@ use super::{
     names::PageLimits,
     provision,
     store::Listing,
+    uploads::io_failure,
 };
 
 const MAX_JSON_BODY: usize = 64 * 1024;
@@ -76,6 +86,35 @@ impl Failure {
             .insert(ReasonPhrase::from_static(self.code.as_bytes()));
         response
     }
+}
+
+/// Streams a request body into `file`, counting every byte in `received`; returns the bytes
+/// written. A body that stops sending for `idle` is cut (504), one past `limit` gets
+/// `too_long`, and a client that disconnects mid-body gets E_INVALIDARG (nobody reads it).
+pub(crate) async fn body_to_file(
+    mut body: Incoming,
+    file: &mut tokio::fs::File,
+    idle: Duration,
+    limit: u64,
+    too_long: Failure,
+    received: &AtomicU64,
+) -> Result<u64, Failure> {
+    let mut written = 0u64;
+    while let Some(frame) = tokio::time::timeout(idle, body.frame())
+        .await
+        .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
+    {
+        let frame = frame.map_err(|_| Failure::invalid_arg())?;
+        if let Ok(data) = frame.into_data() {
+            written += data.len() as u64;
+            received.fetch_add(data.len() as u64, Ordering::Relaxed);
+            if written > limit {
+                return Err(too_long);
+            }
+            file.write_all(&data).await.map_err(io_failure)?;
+        }
+    }
+    Ok(written)
 }
 
 /// The gateway's query parser: split on `&` then `=`, only pairs with exactly one `=`, empty

@@ -6,17 +6,15 @@
 use std::{
     fs, io,
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::AtomicU64,
     time::{Duration, UNIX_EPOCH},
 };
 
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::{
-    http::Failure,
+    http::{Failure, body_to_file},
     uploads::{io_failure, normalise_path, store_segments},
 };
 
@@ -111,7 +109,7 @@ impl Store {
     pub async fn put(
         &self,
         path: &str,
-        mut body: Incoming,
+        body: Incoming,
         idle: Duration,
         max_bytes: u64,
         received: &AtomicU64,
@@ -129,22 +127,16 @@ impl Store {
             .join(format!("{}.part", Uuid::new_v4().simple()));
         let mut cleanup = PartFile(Some(part.clone()));
         let mut file = tokio::fs::File::create(&part).await.map_err(io_failure)?;
-        let mut written = 0u64;
-        while let Some(frame) = tokio::time::timeout(idle, body.frame())
-            .await
-            .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
-        {
-            // A client that disconnects mid-body: nothing is stored.
-            let frame = frame.map_err(|_| Failure::invalid_arg())?;
-            if let Ok(data) = frame.into_data() {
-                written += data.len() as u64;
-                received.fetch_add(data.len() as u64, Ordering::Relaxed);
-                if written > max_bytes {
-                    return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
-                }
-                file.write_all(&data).await.map_err(io_failure)?;
-            }
-        }
+        // A client that disconnects mid-body: nothing is stored.
+        body_to_file(
+            body,
+            &mut file,
+            idle,
+            max_bytes,
+            Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"),
+            received,
+        )
+        .await?;
         file.sync_all().await.map_err(io_failure)?;
         drop(file);
         if let Some(dir) = target.parent() {
