@@ -11,22 +11,22 @@
 //! 3. `FabricErrorCodes` is replaced by `crate::ErrorCode`, an open enum generated here from the
 //!    spec's code lists: the gateway returns codes outside the published list, and a closed
 //!    enum would turn a typed error into a decode failure.
-//! 4. Path parameters are encoded by `crate::wire` instead of progenitor's `encode_path`, which
+//! 4. Path parameters are encoded by `crate::transport::wire` instead of progenitor's `encode_path`, which
 //!    leaves `\` raw (the URL parser then reads it as `/`) and always escapes `/`, while
 //!    parameters marked `x-ms-skip-url-encoding` must keep their `/`.
 //! 5. progenitor adds query parameters sorted by name, through `serde_urlencoded`, and an
 //!    `api-version` header that no official client sends. The official clients send the query
 //!    in spec order, with `x-ms-skip-url-encoding` parameters unencoded. Each operation's
-//!    query is written here instead, in spec order, by `crate::wire::Query` while the URL is
+//!    query is written here instead, in spec order, by `crate::transport::wire::Query` while the URL is
 //!    still a string (one parse, no rewrite in the hook: this is the hot path of every call),
 //!    and the header is dropped.
 //! 6. Builders start with the spec's default `api-version` instead of an "api_version was not
 //!    initialized" error: every operation has exactly one version it is written for, so the
 //!    raw surface works without a call nobody needs to think about.
-//! 7. Failure answers (4xx/5xx) are decoded by `crate::hooks::error_response` instead of
+//! 7. Failure answers (4xx/5xx) are decoded by `crate::transport::hooks::error_response` instead of
 //!    `ResponseValue::from_response`, which turns a body that is not a `FabricError` (a proxy's
 //!    HTML, the gateway's bodiless 404) into `InvalidResponsePayload` and loses the status.
-//! 8. Success bodies are read by `crate::hooks::success_response`, which stops at the client's
+//! 8. Success bodies are read by `crate::transport::hooks::success_response`, which stops at the client's
 //!    size limit: progenitor's `from_response` reads whatever length a server sends into memory.
 
 use std::{
@@ -69,7 +69,7 @@ fn run() -> Result<(), String> {
         .with_tag(TagStyle::Merged)
         // The wire fixes live in `impl ClientHooks for Client` (src/hooks.rs); Expected makes
         // forgetting them a compile error rather than a silent fallback to the defaults.
-        .with_inner_type(quote::quote!(crate::hooks::CallState))
+        .with_inner_type(quote::quote!(crate::transport::hooks::CallState))
         .with_hooks(HooksMode::Expected)
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
@@ -228,7 +228,7 @@ fn drop_bodiless_responses(doc: &mut Value) {
     }
 }
 
-/// Rewrites each `encode_path(..)` call to the encoder `crate::wire` has for that parameter.
+/// Rewrites each `encode_path(..)` call to the encoder `crate::transport::wire` has for that parameter.
 /// Works on tokens because the calls sit inside `format!`, which syn does not parse.
 fn route_encoders(tokens: TokenStream, keep_slash: &BTreeSet<String>) -> TokenStream {
     let mut out = Vec::new();
@@ -249,9 +249,9 @@ fn route_encoders(tokens: TokenStream, keep_slash: &BTreeSet<String>) -> TokenSt
                     .split(|c: char| !c.is_alphanumeric() && c != '_')
                     .any(|word| keep_slash.contains(word));
                 let encoder = if keeps {
-                    quote::quote!(crate::wire::encode_path_keep_slash)
+                    quote::quote!(crate::transport::wire::encode_path_keep_slash)
                 } else {
-                    quote::quote!(crate::wire::encode_path_segment)
+                    quote::quote!(crate::transport::wire::encode_path_segment)
                 };
                 out.extend(encoder);
             }
@@ -276,11 +276,11 @@ const PATCHES: &[(&str, &str)] = &[
     ),
     (
         "Error :: ErrorResponse (ResponseValue :: from_response (response) . await ?)",
-        "crate :: hooks :: error_response (response) . await",
+        "crate :: transport :: hooks :: error_response (response) . await",
     ),
     (
         "ResponseValue :: from_response (response) . await",
-        "crate :: hooks :: success_response (client , response) . await",
+        "crate :: transport :: hooks :: success_response (client , response) . await",
     ),
 ];
 
@@ -310,7 +310,7 @@ const HEADER_MAP: &str =
     "let mut header_map = :: reqwest :: header :: HeaderMap :: with_capacity (";
 
 /// Customisation 5, in each operation's `send`: from `let url = format!(..);` to its
-/// `OperationInfo`, progenitor's `.query(..)` calls become one `crate::wire::Query` written in
+/// `OperationInfo`, progenitor's `.query(..)` calls become one `crate::transport::wire::Query` written in
 /// spec order right after the URL, and the `api-version` header goes (with its map, when it
 /// was the only header). Fails when the code or the parameters are not what it expects.
 fn write_queries(
@@ -400,8 +400,9 @@ fn rewrite_send(code: &str, id: &str, params: &[QueryParam]) -> Result<String, S
         rest = rest.replacen(". headers (header_map) ", "", 1);
     }
 
-    let mut query =
-        String::from("let url = { let mut query = crate :: wire :: Query :: new (url) ; ");
+    let mut query = String::from(
+        "let url = { let mut query = crate :: transport :: wire :: Query :: new (url) ; ",
+    );
     for p in params {
         let (name, var, verbatim) = (&p.name, snake_case(&p.name), p.verbatim);
         if p.required {

@@ -5,9 +5,8 @@ use std::{sync::Arc, time::Duration};
 use crate::{
     Error, Result, RetryPolicy,
     auth::{Auth, TokenProvider},
-    endpoints::Endpoints,
     generated,
-    hooks::CallState,
+    transport::{endpoints::Endpoints, hooks::CallState},
 };
 
 /// The gateway's own default server timeout, in seconds.

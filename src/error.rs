@@ -362,7 +362,7 @@ impl Error {
     pub(crate) fn with_retry_after(mut self, headers: &reqwest::header::HeaderMap) -> Self {
         let value = headers
             .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| crate::policy::parse_retry_after(v.as_bytes()));
+            .and_then(|v| crate::transport::policy::parse_retry_after(v.as_bytes()));
         if let Self::Gateway { retry_after, .. } | Self::UnexpectedResponse { retry_after, .. } =
             &mut self
         {

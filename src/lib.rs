@@ -27,43 +27,36 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod auth;
 mod client;
-mod endpoints;
 mod error;
 mod error_code;
 mod file_upload;
 pub mod generated;
-mod hooks;
-mod image_store;
-mod names;
+mod ops;
 mod package;
-mod policy;
-mod provision;
-mod request;
-mod response;
-mod sub_names;
+mod paging;
+mod transport;
+
+pub use transport::auth;
 #[cfg(any(feature = "tls", feature = "native-tls"))]
-pub mod tls;
-mod upload_session;
-mod wire;
+pub use transport::tls;
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SERVER_TIMEOUT};
 pub use error::{Error, Result};
 pub use error_code::{ErrorCode, UnhandledCode};
 pub use file_upload::{ProgressFn, UploadOptions, UploadProgress, UploadReport};
-pub use image_store::{
+pub use ops::application_types::{
+    ApplicationPackage, CleanupPolicy, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions, Provisioned,
+};
+pub use ops::image_store::{
     CopyOptions, StoreContent, StoreFile, StoreFileVersion, StoreFolder, StorePage, StorePages,
 };
+pub use ops::upload_sessions::{ChunkRange, UploadSession};
 pub use package::{
     PackageOptions, PackageProgress, PackageProgressFn, PackageReport, default_resume_dir,
 };
-pub use policy::RetryPolicy;
-pub use provision::{
-    ApplicationPackage, CleanupPolicy, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions, Provisioned,
-};
-pub use sub_names::{SubNamePage, SubNamePages, SubNames};
-pub use upload_session::{ChunkRange, UploadSession};
+pub use paging::{SubNamePage, SubNamePages, SubNames};
+pub use transport::policy::RetryPolicy;
 
 /// The `bytes` crate, for [`Client::upload_chunk`].
 pub use bytes;

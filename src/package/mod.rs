@@ -20,8 +20,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use crate::{
     Client, Error, ProgressFn, Result, UploadOptions,
     file_upload::{record_location, recorded_session},
-    image_store::store_form,
-    provision::package_path,
+    ops::{application_types::package_path, image_store::store_form},
 };
 use layout::{Layout, MARKER, PackageFile};
 

@@ -9,7 +9,11 @@ use std::{
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
 
-use crate::{Client, Error, Result, generated::types, hooks, request::Resend, wire};
+use crate::{
+    Client, Error, Result,
+    generated::types,
+    transport::{call::Resend, hooks, wire},
+};
 
 /// The first path segments the image store keeps for itself.
 const RESERVED_ROOTS: [&str; 2] = ["Store", "WindowsFabricStore"];
@@ -218,7 +222,7 @@ impl Client {
             other => other?,
         };
         Ok(match answer {
-            crate::response::Answer::Body(StatusCode::ACCEPTED) => Provisioned::Accepted,
+            crate::transport::answer::Answer::Body(StatusCode::ACCEPTED) => Provisioned::Accepted,
             _ => Provisioned::Done,
         })
     }

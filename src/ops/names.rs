@@ -2,7 +2,10 @@
 
 use reqwest::StatusCode;
 
-use crate::{Client, Result, request::Resend, wire};
+use crate::{
+    Client, Result,
+    transport::{call::Resend, wire},
+};
 
 impl Client {
     /// Creates `name` (`fabric:/samples/x` or `samples/x`); missing parents are created too.

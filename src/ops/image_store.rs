@@ -19,8 +19,11 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{
-    Client, Error, Result, generated::types, request::Resend, response::Answer,
-    sub_names::TokenGuard, upload_session::u64_field, wire,
+    Client, Error, Result,
+    generated::types,
+    ops::upload_sessions::u64_field,
+    paging::TokenGuard,
+    transport::{answer::Answer, call::Resend, wire},
 };
 
 /// A file in the image store.

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use crate::{
     Error, Result,
     generated::{self, types},
-    hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, TOKEN_FAILED, read_bounded},
+    transport::hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, TOKEN_FAILED, read_bounded},
 };
 
 /// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).

@@ -23,8 +23,10 @@ pub use azure::AzureCredential;
 use crate::{
     Client, Error, Result,
     generated::{self, types},
-    request::Resend,
-    response::{Answer, finish},
+    transport::{
+        answer::{Answer, finish},
+        call::Resend,
+    },
 };
 
 /// An error from a token provider (for example, `azure_identity`'s).

@@ -12,7 +12,11 @@ use futures::{
 };
 use reqwest::StatusCode;
 
-use crate::{Client, Error, Result, generated::types, request::Resend, response::Answer, wire};
+use crate::{
+    Client, Error, Result,
+    generated::types,
+    transport::{answer::Answer, call::Resend, wire},
+};
 
 /// One page of `GetSubNames`; see [`Client::sub_names_page`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,11 @@ use reqwest::StatusCode;
 
 use bytes::Bytes;
 
-use crate::{Client, Error, Result, generated::types, request::Resend, response::Answer, wire};
+use crate::{
+    Client, Error, Result,
+    generated::types,
+    transport::{answer::Answer, call::Resend, wire},
+};
 
 /// Where a chunk stands after a failure of unknown outcome.
 enum ChunkState {

@@ -14,7 +14,7 @@ use tracing::{Instrument, field};
 use crate::{
     Client, Error, Result,
     generated::{self, types::FabricError},
-    response::{Answer, finish},
+    transport::answer::{Answer, finish},
 };
 
 /// Whether a call may be sent again after a failure.

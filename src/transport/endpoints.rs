@@ -118,7 +118,7 @@ mod tests {
 
     fn endpoints(n: usize, cooldown: Duration) -> Endpoints {
         let http = reqwest::Client::new();
-        let state = crate::hooks::CallState::new(Duration::from_secs(1), 1024, None);
+        let state = crate::transport::hooks::CallState::new(Duration::from_secs(1), 1024, None);
         let list = (0..n)
             .map(|i| {
                 let url = format!("http://node{i}:19080");

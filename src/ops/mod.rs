@@ -1,0 +1,7 @@
+//! The operations of the spec with Rust types, one file per resource: each is a set of
+//! methods on [`Client`](crate::Client) that reach the network only through `transport`.
+
+pub(crate) mod application_types;
+pub(crate) mod image_store;
+pub(crate) mod names;
+pub(crate) mod upload_sessions;
