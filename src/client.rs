@@ -6,7 +6,12 @@ use crate::{
     Error, Result, RetryPolicy,
     auth::{Auth, TokenProvider},
     generated,
-    transport::{endpoints::Endpoints, hooks::CallState},
+    transport::{
+        answer::Answer,
+        call::{Outcome, Resend, Transport},
+        endpoints::Endpoints,
+        hooks::CallState,
+    },
 };
 
 /// The gateway's own default server timeout, in seconds.
@@ -32,21 +37,7 @@ const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Client {
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    /// The gateways, each with a generated client; all share one connection pool.
-    endpoints: Endpoints,
-    policy: RetryPolicy,
-    server_timeout: u64,
-    max_body: u64,
-    auth: Option<Arc<Auth>>,
-    /// A client certificate over rustls: a connection closed right after sending is most
-    /// likely a renegotiation the client cannot do.
-    #[cfg(feature = "tls")]
-    renegotiation_hint: bool,
+    transport: Arc<Transport>,
 }
 
 /// Configures a [`Client`]; see [`Client::builder`].
@@ -340,7 +331,7 @@ impl ClientBuilder {
             })
             .collect();
         Ok(Client {
-            shared: Arc::new(Shared {
+            transport: Arc::new(Transport {
                 endpoints: Endpoints::new(endpoints, self.cooldown),
                 policy: self.policy,
                 server_timeout: self.server_timeout,
@@ -429,7 +420,7 @@ impl Client {
     /// # Ok::<(), servicefabric_rest::Error>(())
     /// ```
     pub fn endpoint(&self) -> &str {
-        &self.shared.endpoints.current().url
+        &self.transport.endpoints.current().url
     }
 
     /// Every gateway of this client, in the order given.
@@ -441,7 +432,7 @@ impl Client {
     /// # Ok::<(), servicefabric_rest::Error>(())
     /// ```
     pub fn endpoints(&self) -> impl Iterator<Item = &str> {
-        self.shared.endpoints.urls()
+        self.transport.endpoints.urls()
     }
 
     /// The generated client for the current endpoint and the same connection pool, for the raw
@@ -458,32 +449,30 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn raw(&self) -> generated::Client {
-        generated::Client::clone(&self.shared.endpoints.current().raw)
+        generated::Client::clone(&self.transport.endpoints.current().raw)
     }
 
-    pub(crate) fn endpoints_state(&self) -> &Endpoints {
-        &self.shared.endpoints
+    /// Runs one operation through the request policy; see [`Transport::call`].
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        resend: Resend,
+        about: impl FnOnce() -> String,
+        send: F,
+    ) -> Result<Answer<T>>
+    where
+        F: Fn(Arc<generated::Client>) -> Fut,
+        Fut: std::future::Future<Output = Outcome<T>>,
+    {
+        self.transport.call(operation, resend, about, send).await
     }
 
     pub(crate) fn policy(&self) -> &RetryPolicy {
-        &self.shared.policy
-    }
-
-    pub(crate) fn auth(&self) -> Option<&Auth> {
-        self.shared.auth.as_deref()
-    }
-
-    #[cfg(feature = "tls")]
-    pub(crate) fn renegotiation_hint(&self) -> bool {
-        self.shared.renegotiation_hint
-    }
-
-    pub(crate) fn max_body(&self) -> u64 {
-        self.shared.max_body
+        &self.transport.policy
     }
 
     /// The server `timeout` sent on every call.
     pub(crate) fn timeout(&self) -> u64 {
-        self.shared.server_timeout
+        self.transport.server_timeout
     }
 }

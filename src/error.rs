@@ -98,7 +98,7 @@ pub enum Error {
     /// The token provider gave no token (its own error), or one no header can carry. Not
     /// retried.
     #[error("no bearer token: {0}")]
-    Token(#[source] crate::auth::BoxError),
+    Token(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The gateway closed the connection right after a request was sent with a client
     /// certificate over rustls: most likely a Windows cluster that asks for the certificate
     /// after the handshake (TLS renegotiation), which rustls cannot do.
@@ -358,19 +358,6 @@ impl Error {
         }
     }
 
-    /// Keeps the answer's `Retry-After` in a status error.
-    pub(crate) fn with_retry_after(mut self, headers: &reqwest::header::HeaderMap) -> Self {
-        let value = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| crate::transport::policy::parse_retry_after(v.as_bytes()));
-        if let Self::Gateway { retry_after, .. } | Self::UnexpectedResponse { retry_after, .. } =
-            &mut self
-        {
-            *retry_after = value;
-        }
-        self
-    }
-
     /// Names what the call was about in an answer's error (`name fabric:/x`).
     pub(crate) fn about(mut self, what: impl FnOnce() -> String) -> Self {
         if let Self::Gateway { resource, .. }
@@ -381,24 +368,6 @@ impl Error {
             *resource = Some(what());
         }
         self
-    }
-
-    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
-        #[cfg(any(feature = "tls", feature = "native-tls"))]
-        if let Some(mismatch) = crate::tls::mismatch_in(&e) {
-            let endpoint = e
-                .url()
-                .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_default();
-            return Self::ServerCertificate { mismatch, endpoint };
-        }
-        if e.is_timeout() {
-            Self::Timeout(e)
-        } else if e.is_connect() {
-            Self::Connect(e)
-        } else {
-            Self::Transport(e)
-        }
     }
 
     pub(crate) fn decode(status: StatusCode, detail: impl ToString, body: &[u8]) -> Self {

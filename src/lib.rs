@@ -51,11 +51,12 @@ pub use ops::application_types::{
 pub use ops::image_store::{
     CopyOptions, StoreContent, StoreFile, StoreFileVersion, StoreFolder, StorePage, StorePages,
 };
+pub use ops::names::{SubNamePage, SubNamePages, SubNames};
 pub use ops::upload_sessions::{ChunkRange, UploadSession};
 pub use package::{
     PackageOptions, PackageProgress, PackageProgressFn, PackageReport, default_resume_dir,
 };
-pub use paging::{SubNamePage, SubNamePages, SubNames};
+pub use paging::Pages;
 pub use transport::policy::RetryPolicy;
 
 /// The `bytes` crate, for [`Client::upload_chunk`].

@@ -1,9 +1,11 @@
-//! `GetSubNames`: one page, or every page as a `Stream` that follows `ContinuationToken`.
+//! Listings as streams of pages: one pager follows `ContinuationToken` for every paged
+//! operation, and stops on a token it has seen before instead of looping.
 
 use std::{
     fmt,
+    future::Future,
     pin::Pin,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
 };
 
 use futures::{
@@ -12,43 +14,76 @@ use futures::{
 };
 use reqwest::StatusCode;
 
-use crate::{
-    Client, Error, Result,
-    generated::types,
-    transport::{answer::Answer, call::Resend, wire},
-};
+use crate::{Error, Result};
 
-/// One page of `GetSubNames`; see [`Client::sub_names_page`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubNamePage {
-    /// Full names with the `fabric:/` scheme, in the gateway's order.
-    pub names: Vec<String>,
-    /// The token for the next page; `None` when this is the last page (the gateway sends `""`).
-    pub continuation_token: Option<String>,
-    /// False when names under the parent changed since the enumeration began; it then stays
-    /// false. An absent field reads as true.
-    pub is_consistent: bool,
+/// What the pager needs of a page: the token of the next one, and how many entries it held.
+pub(crate) trait Page {
+    /// The token for the next page; `None` on the last page.
+    fn next_token(&self) -> Option<&str>;
+    /// Entries on this page (a page with a token and no entry is suspicious).
+    fn entries(&self) -> usize;
 }
 
-impl SubNamePage {
-    pub(crate) fn from_raw(raw: types::PagedSubNameInfoList) -> Self {
-        Self {
-            // Same layout: collects in place, without a second allocation.
-            names: raw.sub_names.into_iter().map(String::from).collect(),
-            continuation_token: raw
-                .continuation_token
-                .map(String::from)
-                .filter(|t| !t.is_empty()),
-            is_consistent: raw.is_consistent.unwrap_or(true),
-        }
+/// Every page of a listing, in order, as a `Stream` that can be polled as it is (it is
+/// `Unpin`). It ends after the page without a continuation token, and fails with
+/// [`Error::RepeatedContinuationToken`] rather than loop forever.
+#[must_use = "streams do nothing unless polled"]
+pub struct Pages<P>(BoxStream<'static, Result<P>>);
+
+impl<P> Stream for Pages<P> {
+    type Item = Result<P>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.as_mut().poll_next(cx)
     }
+}
+
+impl<P> fmt::Debug for Pages<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pages<{}>", std::any::type_name::<P>())
+    }
+}
+
+/// Pages from `fetch`, called with `None` first and then with each page's token.
+pub(crate) fn pages<P, F, Fut>(fetch: F) -> Pages<P>
+where
+    P: Page + Send + 'static,
+    F: Fn(Option<String>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<P>> + Send + 'static,
+{
+    struct Cursor<F> {
+        fetch: F,
+        token: Option<String>,
+        guard: TokenGuard,
+    }
+    let cursor = Cursor {
+        fetch,
+        token: None,
+        guard: TokenGuard::default(),
+    };
+    let pages = stream::try_unfold(Some(cursor), |cursor| async move {
+        let Some(mut cursor) = cursor else {
+            return Ok(None);
+        };
+        let page = (cursor.fetch)(cursor.token.take()).await?;
+        let next = match page.next_token() {
+            Some(token) => {
+                cursor.guard.check(token)?;
+                cursor.guard.count_page(page.entries(), token)?;
+                cursor.token = Some(token.to_string());
+                Some(cursor)
+            }
+            None => None,
+        };
+        Ok(Some((page, next)))
+    });
+    Pages(pages.boxed())
 }
 
 /// Refuses a token seen before in this enumeration, in constant memory: the previous token
 /// catches an immediate repeat, and Brent's checkpoint (moved at powers of two) catches a
 /// longer cycle within about twice its length.
 #[derive(Debug, Default)]
-pub(crate) struct TokenGuard {
+struct TokenGuard {
     previous: Option<String>,
     checkpoint: Option<String>,
     steps: u64,
@@ -62,7 +97,7 @@ pub(crate) struct TokenGuard {
 const MAX_EMPTY_PAGES: u32 = 16;
 
 impl TokenGuard {
-    pub(crate) fn check(&mut self, token: &str) -> Result<()> {
+    fn check(&mut self, token: &str) -> Result<()> {
         if self.previous.as_deref() == Some(token) || self.checkpoint.as_deref() == Some(token) {
             return Err(Error::RepeatedContinuationToken {
                 token: token.to_string(),
@@ -79,7 +114,7 @@ impl TokenGuard {
     }
 
     /// Fails after [`MAX_EMPTY_PAGES`] pages in a row with a token and no name.
-    pub(crate) fn count_page(&mut self, names: usize, token: &str) -> Result<()> {
+    fn count_page(&mut self, names: usize, token: &str) -> Result<()> {
         self.empty_pages = if names == 0 { self.empty_pages + 1 } else { 0 };
         if self.empty_pages >= MAX_EMPTY_PAGES {
             return Err(Error::decode(
@@ -91,183 +126,6 @@ impl TokenGuard {
             ));
         }
         Ok(())
-    }
-}
-
-/// Every page of the names under a name, in order: what [`Client::sub_name_pages`] returns.
-/// A `Stream` that can be polled as it is (it is `Unpin`).
-#[must_use = "streams do nothing unless polled"]
-pub struct SubNamePages(BoxStream<'static, Result<SubNamePage>>);
-
-/// Every name under a name, across all pages: what [`Client::sub_names`] returns. A `Stream`
-/// that can be polled as it is (it is `Unpin`); it holds one page in memory at a time.
-#[must_use = "streams do nothing unless polled"]
-pub struct SubNames {
-    pages: SubNamePages,
-    /// The rest of the current page: names are handed out from here without polling `pages`.
-    page: std::vec::IntoIter<String>,
-}
-
-impl Stream for SubNamePages {
-    type Item = Result<SubNamePage>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.as_mut().poll_next(cx)
-    }
-}
-
-impl Stream for SubNames {
-    type Item = Result<String>;
-    // Inlined into the caller's loop, a name is handed over without the round trip through
-    // a 96-byte `Poll<Option<Result<String>>>` in memory.
-    #[inline]
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // The per-name path is one iterator step: this is the loop of a million-name listing.
-        loop {
-            if let Some(name) = self.page.next() {
-                return Poll::Ready(Some(Ok(name)));
-            }
-            match ready!(Pin::new(&mut self.pages).poll_next(cx)) {
-                Some(Ok(page)) => self.page = page.names.into_iter(),
-                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
-                None => return Poll::Ready(None),
-            }
-        }
-    }
-}
-
-impl fmt::Debug for SubNamePages {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SubNamePages")
-    }
-}
-
-impl fmt::Debug for SubNames {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SubNames")
-    }
-}
-
-struct Cursor {
-    client: Client,
-    name: String,
-    recursive: bool,
-    token: Option<String>,
-    guard: TokenGuard,
-}
-
-impl Client {
-    /// One page of the names under `name` (`fabric:/samples` or `samples`). Pass the previous
-    /// page's token to get the next page; see [`Client::sub_names`] to follow them all.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// let first = client.sub_names_page("fabric:/samples", true, None).await?;
-    /// if let Some(token) = &first.continuation_token {
-    ///     let second = client.sub_names_page("fabric:/samples", true, Some(token)).await?;
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn sub_names_page(
-        &self,
-        name: &str,
-        recursive: bool,
-        continuation_token: Option<&str>,
-    ) -> Result<SubNamePage> {
-        let name_id = wire::name_id(name)?;
-        let token = continuation_token.filter(|t| !t.is_empty());
-        let about = || format!("name {name}");
-        let timeout = self.timeout();
-        let answer = self
-            .call(
-                "GetSubNameInfoList",
-                Resend::Safe,
-                about,
-                move |raw| async move {
-                    let mut call = raw
-                        .get_sub_name_info_list()
-                        .name_id(name_id)
-                        .recursive(recursive)
-                        .timeout(timeout);
-                    if let Some(token) = token {
-                        call = call.continuation_token(token);
-                    }
-                    call.send().await
-                },
-            )
-            .await?;
-        match answer {
-            Answer::Body(page) => Ok(SubNamePage::from_raw(page)),
-            Answer::Empty => Err(Error::decode(
-                StatusCode::OK,
-                "empty body, expected a page of names",
-                b"",
-            )),
-        }
-    }
-
-    /// Every page of the names under `name`, following continuation tokens until the gateway
-    /// sends none. Fails with [`Error::RepeatedContinuationToken`] rather than loop forever.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    ///
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// let mut pages = client.sub_name_pages("fabric:/samples", true);
-    /// while let Some(page) = pages.try_next().await? {
-    ///     println!("{} names, consistent: {}", page.names.len(), page.is_consistent);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn sub_name_pages(&self, name: &str, recursive: bool) -> SubNamePages {
-        let cursor = Cursor {
-            client: self.clone(),
-            name: name.to_string(),
-            recursive,
-            token: None,
-            guard: TokenGuard::default(),
-        };
-        let pages = stream::try_unfold(Some(cursor), |cursor| async move {
-            let Some(mut cursor) = cursor else {
-                return Ok(None);
-            };
-            let page = cursor
-                .client
-                .sub_names_page(&cursor.name, cursor.recursive, cursor.token.as_deref())
-                .await?;
-            let next = match &page.continuation_token {
-                Some(token) => {
-                    cursor.guard.check(token)?;
-                    cursor.guard.count_page(page.names.len(), token)?;
-                    cursor.token = Some(token.clone());
-                    Some(cursor)
-                }
-                None => None,
-            };
-            Ok(Some((page, next)))
-        });
-        SubNamePages(pages.boxed())
-    }
-
-    /// Every name under `name` (`fabric:/samples` or `samples`), across all pages, as full
-    /// names (`fabric:/samples/apps`). Direct children, or all descendants when `recursive`.
-    /// Holds one page in memory at a time.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    ///
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// let mut names = client.sub_names("fabric:/samples", false);
-    /// while let Some(name) = names.try_next().await? {
-    ///     println!("{name}");
-    /// }
-    /// let all: Vec<String> = client.sub_names("fabric:/samples", true).try_collect().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn sub_names(&self, name: &str, recursive: bool) -> SubNames {
-        SubNames {
-            pages: self.sub_name_pages(name, recursive),
-            page: Vec::new().into_iter(),
-        }
     }
 }
 

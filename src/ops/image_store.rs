@@ -1,20 +1,11 @@
 //! The image store: listings (paged, as a `Stream`), whole-file uploads, delete and copy, with
 //! sizes as `u64` (the gateway writes them as strings).
 
-use std::{
-    fmt,
-    io::SeekFrom,
-    path::Path,
-    pin::Pin,
-    task::{Context, Poll},
-};
+use std::{io::SeekFrom, path::Path};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::{
-    Stream, StreamExt, TryStreamExt,
-    stream::{self, BoxStream},
-};
+use futures::{TryStreamExt, stream};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -22,7 +13,7 @@ use crate::{
     Client, Error, Result,
     generated::types,
     ops::upload_sessions::u64_field,
-    paging::TokenGuard,
+    paging::{self, Page, Pages},
     transport::{answer::Answer, call::Resend, wire},
 };
 
@@ -89,19 +80,15 @@ pub struct CopyOptions {
 }
 
 /// Every page of a listing, in order: what [`Client::store_pages`] returns.
-#[must_use = "streams do nothing unless polled"]
-pub struct StorePages(BoxStream<'static, Result<StorePage>>);
+pub type StorePages = Pages<StorePage>;
 
-impl Stream for StorePages {
-    type Item = Result<StorePage>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.as_mut().poll_next(cx)
+impl Page for StorePage {
+    fn next_token(&self) -> Option<&str> {
+        self.continuation_token.as_deref()
     }
-}
 
-impl fmt::Debug for StorePages {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StorePages")
+    fn entries(&self) -> usize {
+        self.files.len() + self.folders.len()
     }
 }
 
@@ -252,40 +239,16 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn store_pages(&self, path: Option<&str>) -> StorePages {
-        struct Cursor {
-            client: Client,
-            path: Option<String>,
-            token: Option<String>,
-            guard: TokenGuard,
-        }
-        let cursor = Cursor {
-            client: self.clone(),
-            path: path.map(str::to_string),
-            token: None,
-            guard: TokenGuard::default(),
-        };
-        let pages = stream::try_unfold(Some(cursor), |cursor| async move {
-            let Some(mut cursor) = cursor else {
-                return Ok(None);
-            };
-            let page = cursor
-                .client
-                .store_content_page(cursor.path.as_deref(), cursor.token.as_deref())
-                .await?;
-            let next = match &page.continuation_token {
-                Some(token) => {
-                    cursor.guard.check(token)?;
-                    cursor
-                        .guard
-                        .count_page(page.files.len() + page.folders.len(), token)?;
-                    cursor.token = Some(token.clone());
-                    Some(cursor)
-                }
-                None => None,
-            };
-            Ok(Some((page, next)))
-        });
-        StorePages(pages.boxed())
+        let client = self.clone();
+        let path = path.map(str::to_string);
+        paging::pages(move |token| {
+            let (client, path) = (client.clone(), path.clone());
+            async move {
+                client
+                    .store_content_page(path.as_deref(), token.as_deref())
+                    .await
+            }
+        })
     }
 
     /// Everything directly under `path` (`None`: the root), across pages; `None` when the

@@ -2,6 +2,7 @@
 //! methods on [`Client`](crate::Client) that reach the network only through `transport`.
 
 pub(crate) mod application_types;
+mod cluster;
 pub(crate) mod image_store;
 pub(crate) mod names;
 pub(crate) mod upload_sessions;

@@ -3,10 +3,13 @@
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
 
+use super::{
+    hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, TOKEN_FAILED, read_bounded},
+    policy::parse_retry_after,
+};
 use crate::{
     Error, Result,
     generated::{self, types},
-    transport::hooks::{BODY_TOO_LARGE, MAX_FAILURE_BODY, TOKEN_FAILED, read_bounded},
 };
 
 /// A decoded success body, or the gateway's "nothing" (204, or 200 with an empty body).
@@ -30,7 +33,7 @@ pub(crate) async fn finish<T>(
             let status = value.status();
             let headers = value.headers().clone();
             let error = value.into_inner().error;
-            Error::gateway(status, error.code, error.message).with_retry_after(&headers)
+            with_retry_after(Error::gateway(status, error.code, error.message), &headers)
         }
         E::UnexpectedResponse(response) if response.status() == StatusCode::NO_CONTENT => {
             return Ok(Answer::Empty);
@@ -48,11 +51,11 @@ pub(crate) async fn finish<T>(
             let headers = response.headers().clone();
             let body = read_bounded(response, MAX_FAILURE_BODY)
                 .await
-                .map_err(Error::from_reqwest)?;
+                .map_err(from_reqwest)?;
             if status.is_success() || status.is_informational() {
                 Error::decode(status, format!("unexpected status {status}"), &body)
             } else {
-                Error::from_failure(status, &body).with_retry_after(&headers)
+                with_retry_after(Error::from_failure(status, &body), &headers)
             }
         }
         E::InvalidResponsePayload(body, _) if body.iter().all(u8::is_ascii_whitespace) => {
@@ -60,7 +63,7 @@ pub(crate) async fn finish<T>(
         }
         E::InvalidResponsePayload(body, e) => Error::decode(StatusCode::OK, e, &body),
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-            Error::from_reqwest(e)
+            from_reqwest(e)
         }
         E::Custom(detail) if detail.starts_with(BODY_TOO_LARGE) => Error::BodyTooLarge {
             status: StatusCode::OK,
@@ -75,4 +78,37 @@ pub(crate) async fn finish<T>(
         }
     };
     Err(error)
+}
+
+/// Keeps the answer's `Retry-After` in a status error.
+fn with_retry_after(mut error: Error, headers: &reqwest::header::HeaderMap) -> Error {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| parse_retry_after(v.as_bytes()));
+    if let Error::Gateway { retry_after, .. } | Error::UnexpectedResponse { retry_after, .. } =
+        &mut error
+    {
+        *retry_after = value;
+    }
+    error
+}
+
+/// A connection's failure: a certificate the validation refused, a timeout, no connection, or
+/// a connection that broke.
+pub(crate) fn from_reqwest(e: reqwest::Error) -> Error {
+    #[cfg(any(feature = "tls", feature = "native-tls"))]
+    if let Some(mismatch) = super::tls::mismatch_in(&e) {
+        let endpoint = e
+            .url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        return Error::ServerCertificate { mismatch, endpoint };
+    }
+    if e.is_timeout() {
+        Error::Timeout(e)
+    } else if e.is_connect() {
+        Error::Connect(e)
+    } else {
+        Error::Transport(e)
+    }
 }

@@ -11,10 +11,15 @@ use std::{
 use progenitor_client::ResponseValue;
 use tracing::{Instrument, field};
 
+use super::{
+    answer::{Answer, finish},
+    auth::{AadMetadata, Auth, GET_AAD_METADATA},
+    endpoints::Endpoints,
+    policy::RetryPolicy,
+};
 use crate::{
-    Client, Error, Result,
+    Error, Result,
     generated::{self, types::FabricError},
-    transport::answer::{Answer, finish},
 };
 
 /// Whether a call may be sent again after a failure.
@@ -30,7 +35,23 @@ pub(crate) enum Resend {
 /// What the generated client hands back.
 pub(crate) type Outcome<T> = std::result::Result<ResponseValue<T>, generated::Error<FabricError>>;
 
-impl Client {
+/// What every call of one client shares: the gateways, the retry policy, the server timeout,
+/// the body limit and the token cache.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub endpoints: Endpoints,
+    pub policy: RetryPolicy,
+    /// The server `timeout` sent on every call.
+    pub server_timeout: u64,
+    pub max_body: u64,
+    pub auth: Option<Arc<Auth>>,
+    /// A client certificate over rustls: a connection closed right after sending is most
+    /// likely a renegotiation the client cannot do.
+    #[cfg(feature = "tls")]
+    pub renegotiation_hint: bool,
+}
+
+impl Transport {
     /// Runs `send` against the current gateway until it succeeds or the policy says stop.
     /// `about` names the resource in the error returned. (`send` takes the generated client by
     /// `Arc` rather than by reference: a future borrowing its argument would not be `Send`
@@ -46,14 +67,15 @@ impl Client {
         F: Fn(Arc<generated::Client>) -> Fut,
         Fut: Future<Output = Outcome<T>>,
     {
-        let endpoints = self.endpoints_state();
-        let mut budget = self.policy().start();
+        let endpoints = &self.endpoints;
+        let mut budget = self.policy.start();
         let mut attempt = 1u32;
         let mut failovers = 0usize;
         // The metadata call is how a client learns to get a token: it is sent without one.
         let auth = self
-            .auth()
-            .filter(|_| operation != crate::auth::GET_AAD_METADATA);
+            .auth
+            .as_deref()
+            .filter(|_| operation != GET_AAD_METADATA);
         let mut token_refreshed = false;
         loop {
             let (index, endpoint) = endpoints.pick();
@@ -72,7 +94,7 @@ impl Client {
                 if let Some(auth) = auth {
                     token = Some(self.authorize(auth, &endpoint.raw).await?);
                 }
-                finish(send(endpoint.raw.clone()).await, self.max_body()).await
+                finish(send(endpoint.raw.clone()).await, self.max_body).await
             }
             .instrument(span.clone())
             .await;
@@ -132,7 +154,7 @@ impl Client {
         if let Error::Transport(source) = error {
             // No answer at all (not a cut body) after a request went out with a certificate.
             let after_send = source.is_request() && endpoint.starts_with("https:");
-            return if after_send && self.renegotiation_hint() {
+            return if after_send && self.renegotiation_hint {
                 Error::Renegotiation {
                     endpoint: endpoint.to_string(),
                     source,
@@ -142,5 +164,25 @@ impl Client {
             };
         }
         error
+    }
+
+    /// Before an attempt on `raw`'s gateway: the metadata the provider needs (once per client)
+    /// and a token. Returns the token's generation, so a refusal can name it.
+    async fn authorize(&self, auth: &Auth, raw: &generated::Client) -> Result<u64> {
+        if auth.needs_metadata() {
+            let answer = finish(
+                raw.get_aad_metadata()
+                    .timeout(self.server_timeout)
+                    .send()
+                    .await,
+                self.max_body,
+            )
+            .await?;
+            auth.set_metadata(match answer {
+                Answer::Body(object) => AadMetadata::from_wire(object),
+                Answer::Empty => None,
+            });
+        }
+        Ok(auth.header().await?.0)
     }
 }

@@ -15,10 +15,8 @@ use std::{sync::Arc, time::Duration};
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue};
 
-use crate::{
-    auth::{Auth, GET_AAD_METADATA_FN},
-    generated::Client as RawClient,
-};
+use super::auth::{Auth, GET_AAD_METADATA_FN};
+use crate::generated::Client as RawClient;
 
 /// Failure bodies longer than this are cut: enough for any `FabricError` and a snippet.
 pub(crate) const MAX_FAILURE_BODY: usize = 64 * 1024;

@@ -20,14 +20,7 @@ mod azure;
 #[cfg(feature = "azure-identity")]
 pub use azure::AzureCredential;
 
-use crate::{
-    Client, Error, Result,
-    generated::{self, types},
-    transport::{
-        answer::{Answer, finish},
-        call::Resend,
-    },
-};
+use crate::{Error, Result, generated::types};
 
 /// An error from a token provider (for example, `azure_identity`'s).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -357,52 +350,6 @@ impl Auth {
         if current.generation == generation {
             current.refused = true;
         }
-    }
-}
-
-impl Client {
-    /// The cluster's Entra ID settings (`GetAadMetadata`, which needs no credentials), or
-    /// `None` for a cluster that does not use Entra ID.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// if let Some(aad) = client.aad_metadata().await? {
-    ///     println!("tenant {}, scope {}", aad.tenant, aad.scope());
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn aad_metadata(&self) -> Result<Option<AadMetadata>> {
-        let timeout = self.timeout();
-        let answer = self
-            .call(
-                GET_AAD_METADATA,
-                Resend::Safe,
-                || "Entra ID metadata".to_string(),
-                move |raw| async move { raw.get_aad_metadata().timeout(timeout).send().await },
-            )
-            .await?;
-        Ok(match answer {
-            Answer::Body(object) => AadMetadata::from_wire(object),
-            Answer::Empty => None,
-        })
-    }
-
-    /// Before an attempt on `raw`'s gateway: the metadata the provider needs (once per client)
-    /// and a token. Returns the token's generation, so a refusal can name it.
-    pub(crate) async fn authorize(&self, auth: &Auth, raw: &generated::Client) -> Result<u64> {
-        if auth.needs_metadata() {
-            let timeout = self.timeout();
-            let answer = finish(
-                raw.get_aad_metadata().timeout(timeout).send().await,
-                self.max_body(),
-            )
-            .await?;
-            auth.set_metadata(match answer {
-                Answer::Body(object) => AadMetadata::from_wire(object),
-                Answer::Empty => None,
-            });
-        }
-        Ok(auth.header().await?.0)
     }
 }
 
