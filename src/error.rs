@@ -215,7 +215,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 const SNIPPET_BYTES: usize = 256;
 
 impl Error {
-    pub(crate) fn invalid(what: &'static str, value: impl ToString, expected: &str) -> Self {
+    /// An [`Error::InvalidInput`]: `what` names the input, `value` is what was given, and
+    /// `expected` says what to give instead (for crates that build on this one).
+    ///
+    /// ```
+    /// use servicefabric_rest::Error;
+    ///
+    /// let e = Error::invalid("chunk size", 0, "at least 1 byte");
+    /// assert_eq!(e.to_string(), r#"invalid chunk size "0": expected at least 1 byte"#);
+    /// ```
+    pub fn invalid(what: &'static str, value: impl ToString, expected: &str) -> Self {
         Self::InvalidInput {
             what,
             value: value.to_string(),

@@ -186,7 +186,7 @@ impl Client {
         if options.chunk_size == 0 {
             return Err(Error::invalid("chunk size", 0, "at least 1 byte"));
         }
-        crate::transport::wire::content_path(content_path)?;
+        crate::paths::content_path(content_path)?;
         let (session_id, record, started_over) = self
             .choose_session(local, &mut file, &metadata, content_path, options)
             .await?;

@@ -35,6 +35,7 @@ pub mod generated;
 mod ops;
 mod package;
 mod paging;
+pub mod paths;
 mod transport;
 
 pub use transport::auth;

@@ -12,11 +12,9 @@ use reqwest::StatusCode;
 use crate::{
     Client, Error, Result,
     generated::types,
-    transport::{call::Resend, hooks, wire},
+    paths::package_path,
+    transport::{call::Resend, hooks},
 };
-
-/// The first path segments the image store keeps for itself.
-const RESERVED_ROOTS: [&str; 2] = ["Store", "WindowsFabricStore"];
 
 /// Server timeout of a provision unless set (seconds): a synchronous provision of a large
 /// package takes minutes, and the native tools allow 30 of them.
@@ -81,32 +79,6 @@ pub enum Provisioned {
     Done,
     /// The request was accepted and runs on (202, asynchronous).
     Accepted,
-}
-
-/// Checks a package path in the store: relative, no `.`/`..`, not under a reserved root.
-pub(crate) fn package_path(path: &str) -> Result<&str> {
-    let checked = wire::content_path(path)?;
-    let first = checked.split(['/', '\\']).find(|s| !s.is_empty());
-    if checked.starts_with(['/', '\\']) || first.is_none() {
-        return Err(Error::invalid(
-            "path in store",
-            path,
-            "a relative path such as MyAppPkg",
-        ));
-    }
-    if let Some(reserved) = RESERVED_ROOTS
-        .iter()
-        .find(|r| first.is_some_and(|f| f.eq_ignore_ascii_case(r)))
-    {
-        return Err(Error::invalid(
-            "path in store",
-            path,
-            &format!(
-                "a path whose first segment is not `{reserved}` (the store keeps it for itself)"
-            ),
-        ));
-    }
-    Ok(checked)
 }
 
 impl Client {
@@ -231,23 +203,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn package_paths() {
-        assert!(package_path("MyAppPkg").is_ok());
-        assert!(package_path("apps/MyAppPkg").is_ok());
-        for bad in [
-            "",
-            "Store/App1",
-            "store\\x",
-            "WindowsFabricStore",
-            "a/../b",
-            "/abs",
-        ] {
-            let e = package_path(bad).expect_err(bad);
-            assert!(e.to_string().contains("path"), "{bad}: {e}");
-        }
-    }
 
     #[test]
     fn kind_is_the_first_field() {

@@ -14,7 +14,8 @@ use crate::{
     generated::types,
     ops::upload_sessions::u64_field,
     paging::{self, Page, Pages},
-    transport::{answer::Answer, call::Resend, wire},
+    paths,
+    transport::{answer::Answer, call::Resend},
 };
 
 /// A file in the image store.
@@ -156,11 +157,6 @@ pub(crate) fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("ModifiedDate: expected an RFC 3339 date-time, got {text:?} ({e})"))
 }
 
-/// A store path as the gateway reports it: backslashes, no leading or trailing separator.
-pub(crate) fn store_form(path: &str) -> String {
-    path.replace('/', "\\").trim_matches('\\').to_string()
-}
-
 impl Client {
     /// One page of what is directly under `path` in the image store (`None`: the store's
     /// root). An empty folder is an empty page (the gateway's 204); a path that does not exist
@@ -198,7 +194,7 @@ impl Client {
                 .await?
             }
             Some(path) => {
-                let checked = wire::content_path(path)?;
+                let checked = paths::content_path(path)?;
                 self.call(
                     "GetImageStoreContent",
                     Resend::Safe,
@@ -320,7 +316,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload_store_file(&self, local: &Path, content_path: &str) -> Result<u64> {
-        let checked = wire::content_path(content_path)?;
+        let checked = paths::content_path(content_path)?;
         let io_error = |e: std::io::Error| {
             Error::invalid(
                 "local file",
@@ -373,7 +369,7 @@ impl Client {
         content_path: &str,
         bytes: impl Into<Bytes>,
     ) -> Result<()> {
-        let checked = wire::content_path(content_path)?;
+        let checked = paths::content_path(content_path)?;
         let bytes: Bytes = bytes.into();
         let timeout = self.timeout();
         self.call(
@@ -405,7 +401,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn delete_store_content(&self, content_path: &str) -> Result<()> {
-        let checked = wire::content_path(content_path)?;
+        let checked = paths::content_path(content_path)?;
         let timeout = self.timeout();
         // Deleting twice is harmless except for its answer: a lost answer is not re-sent, so a
         // 404 always means the path was not there when asked.
@@ -441,8 +437,8 @@ impl Client {
         destination: &str,
         options: &CopyOptions,
     ) -> Result<()> {
-        wire::content_path(source)?;
-        wire::content_path(destination)?;
+        paths::content_path(source)?;
+        paths::content_path(destination)?;
         let body = types::ImageStoreCopyDescription {
             remote_source: source.to_string(),
             remote_destination: destination.to_string(),

@@ -13,7 +13,8 @@ use crate::{
     Client, Error, Result,
     generated::types,
     paging::{self, Page, Pages},
-    transport::{answer::Answer, call::Resend, wire},
+    paths,
+    transport::{answer::Answer, call::Resend},
 };
 
 /// One page of `GetSubNames`; see [`Client::sub_names_page`].
@@ -101,7 +102,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn create_name(&self, name: &str) -> Result<()> {
-        let full = format!("fabric:/{}", wire::name_id(name)?);
+        let full = format!("fabric:/{}", paths::name_id(name)?);
         let body = crate::generated::types::NameDescription {
             name: crate::generated::types::FabricName(full),
         };
@@ -124,7 +125,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn name_exists(&self, name: &str) -> Result<bool> {
-        let name_id = wire::name_id(name)?;
+        let name_id = paths::name_id(name)?;
         let timeout = self.timeout();
         let answer = self
             .call(
@@ -156,7 +157,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn delete_name(&self, name: &str) -> Result<()> {
-        let name_id = wire::name_id(name)?;
+        let name_id = paths::name_id(name)?;
         let timeout = self.timeout();
         self.call(
             "DeleteName",
@@ -197,7 +198,7 @@ impl Client {
         recursive: bool,
         continuation_token: Option<&str>,
     ) -> Result<SubNamePage> {
-        let name_id = wire::name_id(name)?;
+        let name_id = paths::name_id(name)?;
         let token = continuation_token.filter(|t| !t.is_empty());
         let about = || format!("name {name}");
         let timeout = self.timeout();

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use crate::{
     Client, Error, Result,
     generated::types,
-    transport::{answer::Answer, call::Resend, wire},
+    paths,
+    transport::{answer::Answer, call::Resend},
 };
 
 /// Where a chunk stands after a failure of unknown outcome.
@@ -217,7 +218,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload_sessions_by_path(&self, content_path: &str) -> Result<Vec<UploadSession>> {
-        let checked = wire::content_path(content_path)?;
+        let checked = paths::content_path(content_path)?;
         let timeout = self.timeout();
         let answer = self
             .call(
@@ -262,7 +263,7 @@ impl Client {
         file_size: u64,
         bytes: impl Into<Bytes>,
     ) -> Result<()> {
-        let checked = wire::content_path(content_path)?;
+        let checked = paths::content_path(content_path)?;
         let bytes: Bytes = bytes.into();
         if range.start > range.end || range.end >= file_size {
             return Err(Error::invalid(

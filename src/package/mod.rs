@@ -20,7 +20,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use crate::{
     Client, Error, ProgressFn, Result, UploadOptions,
     file_upload::{record_location, recorded_session},
-    ops::{application_types::package_path, image_store::store_form},
+    paths::{package_path, store_form},
 };
 use layout::{Layout, MARKER, PackageFile};
 

@@ -2,14 +2,12 @@
 //!
 //! The generated client calls the two path encoders here (build.rs routes each path parameter
 //! to one of them) and writes its query with [`Query`]. The input checks refuse what the
-//! gateway would misread before anything is sent.
+//! gateway would misread before anything is sent (see `crate::paths`).
 
 use std::fmt::{self, Write as _};
 
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::form_urlencoded::byte_serialize;
-
-use crate::Error;
 
 /// Everything but RFC 3986 unreserved characters: Python's `quote(value, safe='')`, which the
 /// official SDK applies to `contentPath`.
@@ -126,69 +124,10 @@ impl fmt::Write for Escaped<'_> {
     }
 }
 
-/// Longest full name Naming accepts.
-const MAX_NAME_CHARS: usize = 512;
-
-/// Turns `fabric:/samples/apps` or `samples/apps` into the wire `nameId` (`samples/apps`),
-/// refusing what Naming refuses and what the URL would mangle.
-pub(crate) fn name_id(name: &str) -> Result<&str, Error> {
-    let bad = |expected: &str| Error::invalid("name", name, expected);
-    let id = match name.strip_prefix("fabric:") {
-        Some(rest) => rest
-            .strip_prefix('/')
-            .ok_or_else(|| bad("a name of the form fabric:/a/b or a/b"))?,
-        None => name,
-    };
-    if id.is_empty() {
-        return Err(bad(
-            "a name below the root, such as fabric:/samples or samples",
-        ));
-    }
-    if id.starts_with('/') || id.contains("//") {
-        return Err(bad("no empty segment (`//`)"));
-    }
-    if id.ends_with('/') {
-        return Err(bad("no trailing `/`"));
-    }
-    if let Some(c) = id.chars().find(|c| matches!(c, '$' | '+' | '|' | '~')) {
-        return Err(bad(&format!(
-            "no `{c}` (Naming refuses `$ + | ~`; `~` is a separator on the wire)"
-        )));
-    }
-    if let Some(c) = id.chars().find(|c| c.is_control()) {
-        return Err(bad(&format!("no control character ({:?})", c)));
-    }
-    if id.split('/').any(|s| s == "." || s == "..") {
-        return Err(bad("no `.` or `..` segment (URLs drop them)"));
-    }
-    if "fabric:/".len() + id.chars().count() > MAX_NAME_CHARS {
-        return Err(bad(&format!("at most {MAX_NAME_CHARS} characters")));
-    }
-    Ok(id)
-}
-
-/// Checks an image-store content path before it is sent.
-pub(crate) fn content_path(path: &str) -> Result<&str, Error> {
-    let bad = |expected: &str| Error::invalid("content path", path, expected);
-    if path.is_empty() {
-        return Err(bad(
-            "a path relative to the image store root, such as Store\\App\\Code.zip",
-        ));
-    }
-    if path.split(['/', '\\']).any(|s| s == "." || s == "..") {
-        return Err(bad("no `.` or `..` segment"));
-    }
-    if let Some(c) = path.chars().find(|c| c.is_control()) {
-        return Err(bad(&format!(
-            "no control character ({c:?}): the gateway cannot take it"
-        )));
-    }
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paths::{content_path, name_id};
 
     #[test]
     fn segment_encoding_matches_python_quote_safe_empty() {
@@ -244,20 +183,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn names_are_checked() {
-        assert_eq!(name_id("fabric:/samples/apps").ok(), Some("samples/apps"));
-        assert_eq!(name_id("samples/apps").ok(), Some("samples/apps"));
-        for bad in [
-            "", "fabric:/", "fabric:x", "a//b", "a/", "/a", "a$b", "a~b", "a/../b", "a+b",
-        ] {
-            let err = name_id(bad).expect_err(bad).to_string();
-            assert!(err.contains(&format!("{bad:?}")), "{err}");
-        }
-        assert!(name_id(&"a".repeat(505)).is_err());
-        assert!(name_id(&"a".repeat(504)).is_ok());
-    }
-
     proptest::proptest! {
         /// What the checks accept encodes into a path the URL parser keeps as it is: no raw
         /// `#`, `?`, `\` or space, and no empty or dot segment that it would rewrite.
@@ -276,13 +201,5 @@ mod tests {
                 proptest::prop_assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
             }
         }
-    }
-
-    #[test]
-    fn content_paths_are_checked() {
-        for bad in ["", ".", "..", "a\\..\\b", "a\nb"] {
-            assert!(content_path(bad).is_err(), "{bad:?}");
-        }
-        assert!(content_path("a.b/..c").is_ok());
     }
 }
