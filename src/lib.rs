@@ -6,9 +6,14 @@
 //!   wire;
 //! - `build.rs`: generates a client from it with progenitor into `OUT_DIR`, reachable here as
 //!   [`generated`] (through [`Client::raw`]);
-//! - this crate's own modules: a small typed layer on top ([`Client`]): paging as a `Stream`,
-//!   one [`Error`] type, `u64` numbers, `fabric:` names, resumable uploads, and the gateway's
-//!   real behaviour (204 for "no upload session", codes outside the published list).
+//! - this crate's own modules, a thin typed layer on top ([`Client`]): one file per resource of
+//!   the spec (`src/ops/`), paging as a `Stream` ([`Pages`]), one [`Error`] type, `u64` numbers,
+//!   `fabric:` names ([`paths`]), and `src/transport/`, the request policy every call passes
+//!   through (retries, failover, TLS, [`auth`] tokens, the gateway's real behaviour: 204
+//!   for "no upload session", codes outside the published list).
+//!
+//! Workflows of many calls (resumable file uploads, application package uploads) are in the
+//! `servicefabric-deploy` crate, as an extension trait on this [`Client`].
 //!
 //! The types that appear in its signatures come from crates it re-exports: [`Uuid`],
 //! [`reqwest`] and [`chrono`]. Add `futures` for the stream combinators (`TryStreamExt`).
@@ -30,10 +35,8 @@
 mod client;
 mod error;
 mod error_code;
-mod file_upload;
 pub mod generated;
 mod ops;
-mod package;
 mod paging;
 pub mod paths;
 mod transport;
@@ -45,7 +48,6 @@ pub use transport::tls;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SERVER_TIMEOUT};
 pub use error::{Error, Result};
 pub use error_code::{ErrorCode, UnhandledCode};
-pub use file_upload::{ProgressFn, UploadOptions, UploadProgress, UploadReport};
 pub use ops::application_types::{
     ApplicationPackage, CleanupPolicy, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions, Provisioned,
 };
@@ -54,9 +56,6 @@ pub use ops::image_store::{
 };
 pub use ops::names::{SubNamePage, SubNamePages, SubNames};
 pub use ops::upload_sessions::{ChunkRange, UploadSession};
-pub use package::{
-    PackageOptions, PackageProgress, PackageProgressFn, PackageReport, default_resume_dir,
-};
 pub use paging::Pages;
 pub use transport::policy::RetryPolicy;
 
@@ -68,8 +67,3 @@ pub use chrono;
 pub use reqwest;
 /// Session ids ([`uuid::Uuid`]).
 pub use uuid::Uuid;
-
-/// The README's Rust examples, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;

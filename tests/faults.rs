@@ -6,7 +6,6 @@ mod support;
 
 use std::{
     collections::BTreeSet,
-    future::Future,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -16,32 +15,15 @@ use std::{
 
 use futures::{StreamExt, TryStreamExt};
 use servicefabric_emulator::{Emulator, FaultPlan, Faults};
-use servicefabric_rest::{Client, Error, RetryPolicy, UploadOptions, Uuid};
-use support::{Reply, raw_reply, reply, serve};
+use servicefabric_rest::{Client, Error, RetryPolicy, Uuid};
+use support::{
+    Reply,
+    matrix::{self, guarded, patient},
+    raw_reply, reply, serve,
+};
 
-/// Fails the test instead of hanging it.
-async fn guarded<T>(what: &str, call: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(Duration::from_secs(60), call).await {
-        Ok(value) => value,
-        Err(_) => panic!("{what} hung"),
-    }
-}
-
-fn patient(endpoint: &str) -> Client {
-    Client::builder(endpoint)
-        .retry_policy(
-            RetryPolicy::default()
-                .max_retries(12)
-                .initial_backoff(Duration::from_millis(2))
-                .max_backoff(Duration::from_millis(20)),
-        )
-        .http_timeout(Duration::from_secs(5))
-        .build()
-        .expect("client")
-}
-
-/// Names, paging and a file upload under one fault plan: what succeeded is exactly what the
-/// emulator holds.
+/// Names and paging under one fault plan: what succeeded is exactly what the emulator holds.
+/// (The file upload of the same matrix runs in servicefabric-deploy's tests/faults.rs.)
 async fn workload_under(plan: FaultPlan) {
     let emulator = Emulator::builder()
         .page_max_names(4)
@@ -71,53 +53,11 @@ async fn workload_under(plan: FaultPlan) {
         listed, created,
         "{plan}: every acknowledged name, nothing else"
     );
-
-    let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
-    let file = tempfile::NamedTempFile::new().expect("temp");
-    std::fs::write(file.path(), &data).expect("write");
-    let options = UploadOptions {
-        chunk_size: 64 * 1024,
-        max_retries: 20,
-        retry_delay: Duration::from_millis(1),
-        ..UploadOptions::default()
-    };
-    let report = guarded(
-        "upload",
-        client.upload_file(file.path(), "matrix\\file.bin", &options),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{plan}: upload failed: {e}"));
-    assert_eq!(report.file_size, 600_000);
-    assert_eq!(
-        std::fs::read(emulator.data_dir().join("store/matrix/file.bin")).expect("stored"),
-        data,
-        "{plan}: committed byte for byte"
-    );
 }
 
 #[tokio::test]
 async fn the_client_holds_up_under_every_fault_of_the_plan() {
-    let share = |busy, timeout, drop| Faults {
-        busy,
-        timeout,
-        drop,
-        ..Faults::default()
-    };
-    for plan in [
-        FaultPlan::new(1).every_operation(share(0.3, 0.0, 0.0)),
-        FaultPlan::new(2).every_operation(share(0.0, 0.3, 0.0)),
-        FaultPlan::new(3).every_operation(share(0.0, 0.0, 0.3)),
-        FaultPlan::new(4).every_operation(share(0.1, 0.1, 0.1)),
-        FaultPlan::new(5).every_operation(Faults {
-            latency: Duration::from_millis(3),
-            ..share(0.05, 0.05, 0.05)
-        }),
-        FaultPlan::new(6)
-            .operation("UploadFileChunk", share(0.0, 0.0, 0.5))
-            .expect("plan")
-            .operation("GetSubNameInfoList", share(0.5, 0.0, 0.0))
-            .expect("plan"),
-    ] {
+    for plan in matrix::plans() {
         workload_under(plan).await;
     }
 }

@@ -4,10 +4,13 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use servicefabric_deploy::{
+    ClientExt, PackageOptions, PackageProgressFn, PackageReport, default_resume_dir,
+};
 use servicefabric_emulator::{SamplePackage, write_sample_package};
 use servicefabric_rest::{
-    ApplicationPackage, CleanupPolicy, Client, DEFAULT_PROVISION_TIMEOUT, PackageOptions,
-    PackageProgressFn, PackageReport, ProvisionOptions, Provisioned, default_resume_dir,
+    ApplicationPackage, CleanupPolicy, Client, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions,
+    Provisioned,
 };
 
 use crate::{

@@ -5,7 +5,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use servicefabric_rest::{Client, Error, ProgressFn, UploadOptions, Uuid};
+use servicefabric_deploy::{ClientExt, ProgressFn, UploadOptions};
+use servicefabric_rest::{Client, Error, Uuid};
 
 use crate::{
     Target,

@@ -23,7 +23,7 @@ pub const DEFAULT_PROVISION_TIMEOUT: u64 = 1800;
 /// Where the application package to provision is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplicationPackage {
-    /// A package folder already in the image store (see [`Client::upload_package`]).
+    /// A package folder already in the image store (see `upload_package` in servicefabric-deploy).
     ImageStore {
         /// The folder's path from the store root (`MyAppPkg`).
         path: String,

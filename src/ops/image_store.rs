@@ -306,7 +306,7 @@ impl Client {
     /// Uploads the local file `local` to `content_path` in one request (UploadFile), its bytes
     /// streamed from disk, overwriting what is there. Sent again from the start after a
     /// transient failure. For large files on an unreliable network prefer
-    /// [`Client::upload_file`], which resumes. Returns the bytes sent.
+    /// servicefabric-deploy's `upload_file`, which resumes. Returns the bytes sent.
     ///
     /// ```no_run
     /// use std::path::Path;

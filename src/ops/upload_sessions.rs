@@ -242,7 +242,7 @@ impl Client {
     /// gateway still expects. After a failure of unknown outcome (503, timeout, reset) the
     /// session is read back: the chunk is re-sent (within the [`RetryPolicy`](crate::RetryPolicy))
     /// only while the session still expects its range, and counts as sent once the session
-    /// shows it arrived. [`Client::upload_file`] does all of this for a local file.
+    /// shows it arrived. servicefabric-deploy's `upload_file` does all of this for a local file.
     ///
     /// ```no_run
     /// use servicefabric_rest::{ChunkRange, Uuid};

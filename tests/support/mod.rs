@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod matrix;
 #[cfg(any(feature = "tls", feature = "native-tls"))]
 pub mod tls;
 pub mod venv;

@@ -10,11 +10,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
+use servicefabric_deploy::{ClientExt, UploadOptions};
 use servicefabric_emulator::Emulator;
-use servicefabric_rest::{ChunkRange, Client, Error, UploadOptions};
+use servicefabric_rest::{ChunkRange, Client, Error, reqwest};
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
-use uuid::Uuid;
+use servicefabric_rest::Uuid;
 
 struct Faults {
     /// Every n-th UploadChunk is forwarded but answered 503 (0: never).
@@ -365,7 +367,7 @@ async fn a_resume_record_resumes_and_starts_over_when_the_file_changed() {
     let progress = seen.clone();
     let with_record = UploadOptions {
         resume_record: Some(records.path().to_path_buf()),
-        progress: Some(servicefabric_rest::ProgressFn::new(move |p| {
+        progress: Some(servicefabric_deploy::ProgressFn::new(move |p| {
             progress
                 .lock()
                 .expect("progress")

@@ -9,10 +9,10 @@ use std::{
     time::Duration,
 };
 
+use servicefabric_deploy::{ClientExt, PackageOptions, PackageProgressFn};
 use servicefabric_emulator::{Emulator, FaultPlan, Faults, SamplePackage, write_sample_package};
 use servicefabric_rest::{
-    ApplicationPackage, CleanupPolicy, Client, Error, PackageOptions, PackageProgressFn,
-    ProvisionOptions, Provisioned, RetryPolicy,
+    ApplicationPackage, CleanupPolicy, Client, Error, ProvisionOptions, Provisioned, RetryPolicy,
 };
 
 fn options(resume: &Path) -> PackageOptions {

@@ -3,6 +3,7 @@
 //! run (`python3 -m venv`, `pip install sfctl`); a machine without python3 fails this test
 //! rather than skipping it.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::{
@@ -13,10 +14,9 @@ use std::{
 };
 use support::venv::{run, venv};
 
+use servicefabric_deploy::{ClientExt, PackageOptions};
 use servicefabric_emulator::{Emulator, SamplePackage, write_sample_package};
-use servicefabric_rest::{
-    ApplicationPackage, CleanupPolicy, Client, PackageOptions, ProvisionOptions,
-};
+use servicefabric_rest::{ApplicationPackage, CleanupPolicy, Client, ProvisionOptions};
 
 const SFCTL: &str = "sfctl==11.2.1";
 

@@ -1,4 +1,4 @@
-//! [`Client::upload_file`]: resumable uploads of a local file. Send only what the session says
+//! [`ClientExt::upload_file`](crate::ClientExt::upload_file): resumable uploads of a local file. Send only what the session says
 //! is missing, commit only a session the gateway shows complete, and never resume a session
 //! with a file that changed since it began.
 
@@ -14,12 +14,14 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-use crate::{ChunkRange, Client, Error, Result, UploadSession};
+use servicefabric_rest::{ChunkRange, Error, Result, UploadSession};
 
-/// Settings of [`Client::upload_file`].
+use crate::workflow::Workflow;
+
+/// Settings of [`ClientExt::upload_file`](crate::ClientExt::upload_file).
 ///
 /// ```
-/// use servicefabric_rest::{UploadOptions, Uuid};
+/// use servicefabric_deploy::{UploadOptions, Uuid};
 ///
 /// let options = UploadOptions {
 ///     session_id: Some(Uuid::new_v4()), // keep it: it resumes an interrupted upload
@@ -35,7 +37,7 @@ pub struct UploadOptions {
     /// Largest chunk sent in one request (default 4 MiB). Memory use is about one chunk.
     pub chunk_size: u64,
     /// Failures in a row tolerated before giving up (default 5), on top of the client's
-    /// [`RetryPolicy`](crate::RetryPolicy) for each call. A chunk acknowledged resets the count.
+    /// [`RetryPolicy`](servicefabric_rest::RetryPolicy) for each call. A chunk acknowledged resets the count.
     pub max_retries: u32,
     /// Wait before the first of those retries; doubled for each further one in a row
     /// (default 200 ms).
@@ -76,7 +78,7 @@ pub struct UploadProgress {
 /// A progress callback for [`UploadOptions::progress`].
 ///
 /// ```
-/// use servicefabric_rest::{ProgressFn, UploadOptions};
+/// use servicefabric_deploy::{ProgressFn, UploadOptions};
 ///
 /// let options = UploadOptions {
 ///     progress: Some(ProgressFn::new(|p| eprintln!("{} / {} bytes", p.acknowledged, p.total))),
@@ -99,7 +101,7 @@ impl fmt::Debug for ProgressFn {
     }
 }
 
-/// What [`Client::upload_file`] did.
+/// What [`ClientExt::upload_file`](crate::ClientExt::upload_file) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadReport {
     /// The session used.
@@ -130,31 +132,10 @@ struct Record {
     sha256: String,
 }
 
-impl Client {
-    /// Uploads the local file `local` to `content_path` in the image store and commits it.
-    ///
-    /// Resumable: with the `session_id` (or the [`UploadOptions::resume_record`]) of an
-    /// earlier, interrupted call, only the ranges the gateway still expects are sent. Chunks
-    /// lost to a transient failure are re-sent only after reading the session back, and the
-    /// file is committed only once the gateway shows every byte received.
-    ///
-    /// ```no_run
-    /// use std::path::Path;
-    /// use servicefabric_rest::{UploadOptions, Uuid};
-    ///
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// let options = UploadOptions {
-    ///     resume_record: Some(std::env::temp_dir()),
-    ///     ..Default::default()
-    /// };
-    /// let report = client
-    ///     .upload_file(Path::new("pkg.zip"), "Store\\MyApp\\pkg.zip", &options)
-    ///     .await?;
-    /// println!("sent {} of {} bytes", report.bytes_sent, report.file_size);
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload_file(
-        &self,
+impl Workflow<'_> {
+    /// See [`ClientExt::upload_file`](crate::ClientExt::upload_file).
+    pub(crate) async fn upload_file(
+        self,
         local: &Path,
         content_path: &str,
         options: &UploadOptions,
@@ -186,7 +167,7 @@ impl Client {
         if options.chunk_size == 0 {
             return Err(Error::invalid("chunk size", 0, "at least 1 byte"));
         }
-        crate::paths::content_path(content_path)?;
+        servicefabric_rest::paths::content_path(content_path)?;
         let (session_id, record, started_over) = self
             .choose_session(local, &mut file, &metadata, content_path, options)
             .await?;
@@ -378,7 +359,7 @@ pub(crate) fn record_location(location: &Path, content_path: &str) -> PathBuf {
 }
 
 /// The session a resume record names, if it is readable and for this content path (not
-/// checked against the local file: [`Client::upload_file`] does that).
+/// checked against the local file: [`ClientExt::upload_file`](crate::ClientExt::upload_file) does that).
 pub(crate) async fn recorded_session(record: &Path, content_path: &str) -> Option<Uuid> {
     let bytes = tokio::fs::read(record).await.ok()?;
     let record: Record = serde_json::from_slice(&bytes).ok()?;

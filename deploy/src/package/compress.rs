@@ -11,7 +11,7 @@ use std::{
 use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
 use super::layout::{Layout, PackageFile};
-use crate::{Error, Result};
+use servicefabric_rest::{Error, Result};
 
 /// The layout to upload once the package folders are zipped into `scratch`.
 pub(crate) fn zip_packages(layout: &Layout, scratch: &Path) -> Result<Layout> {

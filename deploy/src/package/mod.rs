@@ -1,4 +1,4 @@
-//! [`Client::upload_package`]: an application package folder into the image store, resumable
+//! [`ClientExt::upload_package`](crate::ClientExt::upload_package): an application package folder into the image store, resumable
 //! and parallel, each folder marked complete (`_.dir`) only once everything in it is there.
 
 mod compress;
@@ -17,17 +17,21 @@ use std::{
 
 use futures::{StreamExt, TryStreamExt, stream};
 
-use crate::{
-    Client, Error, ProgressFn, Result, UploadOptions,
-    file_upload::{record_location, recorded_session},
+use servicefabric_rest::{
+    Error, Result,
     paths::{package_path, store_form},
+};
+
+use crate::{
+    file_upload::{ProgressFn, UploadOptions, record_location, recorded_session},
+    workflow::Workflow,
 };
 use layout::{Layout, MARKER, PackageFile};
 
-/// Settings of [`Client::upload_package`].
+/// Settings of [`ClientExt::upload_package`](crate::ClientExt::upload_package).
 ///
 /// ```
-/// use servicefabric_rest::PackageOptions;
+/// use servicefabric_deploy::PackageOptions;
 ///
 /// let options = PackageOptions { parallel: 8, compress: true, ..PackageOptions::default() };
 /// ```
@@ -71,7 +75,7 @@ impl Default for PackageOptions {
 /// `~/.cache/...`, else the temporary directory.
 ///
 /// ```
-/// let dir = servicefabric_rest::default_resume_dir();
+/// let dir = servicefabric_deploy::default_resume_dir();
 /// assert!(dir.ends_with("servicefabric-rest/uploads"));
 /// ```
 pub fn default_resume_dir() -> PathBuf {
@@ -106,7 +110,7 @@ pub struct PackageProgress {
 /// keep it quick.
 ///
 /// ```
-/// use servicefabric_rest::{PackageOptions, PackageProgressFn};
+/// use servicefabric_deploy::{PackageOptions, PackageProgressFn};
 ///
 /// let options = PackageOptions {
 ///     progress: Some(PackageProgressFn::new(|p| {
@@ -131,7 +135,7 @@ impl fmt::Debug for PackageProgressFn {
     }
 }
 
-/// What [`Client::upload_package`] did.
+/// What [`ClientExt::upload_package`](crate::ClientExt::upload_package) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageReport {
     /// `ApplicationTypeName` of the package's manifest.
@@ -201,33 +205,10 @@ struct Sent {
     retries: u64,
 }
 
-impl Client {
-    /// Uploads the application package in `local_dir` to `path_in_store` in the image store,
-    /// ready for [`Client::provision_application_type`].
-    ///
-    /// - Refuses, before sending anything, what provisioning would refuse: no
-    ///   `ApplicationManifest.xml`, an imported service without its `ServiceManifest.xml`, a
-    ///   Code/Config/Data package that is neither a folder nor a `.zip`, a store path with
-    ///   `..` or under the store's own `Store` folder.
-    /// - Files already in the store with the same size are skipped; large files go through
-    ///   upload sessions, and an interrupted one is resumed (found by path, vouched for by
-    ///   the resume record: a file changed since its session began starts over).
-    /// - Every file is checked in the store before any folder is marked complete; then the
-    ///   `_.dir` markers are written deepest first, the package's own last.
-    ///
-    /// ```no_run
-    /// use std::path::Path;
-    /// use servicefabric_rest::PackageOptions;
-    ///
-    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
-    /// let report = client
-    ///     .upload_package(Path::new("out/MyAppPkg"), "MyAppPkg", &PackageOptions::default())
-    ///     .await?;
-    /// println!("{} of {} files sent", report.files_sent, report.files);
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload_package(
-        &self,
+impl Workflow<'_> {
+    /// See [`ClientExt::upload_package`](crate::ClientExt::upload_package).
+    pub(crate) async fn upload_package(
+        self,
         local_dir: &Path,
         path_in_store: &str,
         options: &PackageOptions,
@@ -321,10 +302,12 @@ impl Client {
         if !send.is_empty() && in_store.contains_key(&store_path(MARKER)) {
             self.delete_store_content(&store_path(MARKER)).await?;
         }
-        let results: Vec<Sent> = stream::iter(send.iter().map(|file| {
+        // Owned items: a future that borrows from a closure's argument cannot be shown `Send`
+        // for every lifetime, and the workflows' futures must be `Send`.
+        let results: Vec<Sent> = stream::iter(send.into_iter().cloned().map(|file| {
             let tracker = tracker.clone();
             let path = store_path(&file.relative);
-            async move { self.send_file(file, path, options, tracker).await }
+            async move { self.send_file(&file, path, options, tracker).await }
         }))
         .buffer_unordered(options.parallel)
         .try_collect()
@@ -513,15 +496,20 @@ impl Client {
         };
         let deepest = layout.folders.iter().map(depth).max().unwrap_or(0);
         for level in (0..=deepest).rev() {
-            stream::iter(layout.folders.iter().filter(|f| depth(f) == level))
+            let markers: Vec<String> = layout
+                .folders
+                .iter()
+                .filter(|f| depth(f) == level)
                 .map(|folder| {
-                    let marker = if folder.is_empty() {
+                    if folder.is_empty() {
                         format!("{target}\\{MARKER}")
                     } else {
                         format!("{target}\\{folder}\\{MARKER}")
-                    };
-                    async move { self.upload_store_bytes(&marker, Vec::new()).await }
+                    }
                 })
+                .collect();
+            stream::iter(markers)
+                .map(|marker| async move { self.upload_store_bytes(&marker, Vec::new()).await })
                 .buffer_unordered(options.parallel)
                 .try_collect::<Vec<()>>()
                 .await?;

@@ -18,8 +18,9 @@ use std::{
 };
 
 use futures::StreamExt;
+use servicefabric_deploy::{ClientExt, PackageOptions, UploadOptions};
 use servicefabric_emulator::{Emulator, SamplePackage, write_sample_package};
-use servicefabric_rest::{Client, PackageOptions, UploadOptions};
+use servicefabric_rest::{Client, reqwest};
 
 type Failure = Box<dyn std::error::Error>;
 

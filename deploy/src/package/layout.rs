@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{Error, Result};
+use servicefabric_rest::{Error, Result};
 
 /// The folder marker: a folder of the image store exists only while it holds one.
 pub(crate) const MARKER: &str = "_.dir";
