@@ -21,18 +21,13 @@
 //! ```
 #![warn(missing_docs)]
 
-mod bodies;
-mod chunk;
-mod faults;
-mod http;
-mod names;
-mod provision;
+mod cluster_manager;
+mod gateway;
+mod image_store;
+mod naming;
 mod sample;
-mod security;
 mod seed;
 mod server;
-mod store;
-mod uploads;
 
 use std::{
     fs,
@@ -46,13 +41,15 @@ use std::{
 use tokio::{net::TcpListener, sync::oneshot};
 
 use self::{
-    faults::Injector, http::Failure, names::Names, provision::AppTypes, store::Store,
-    uploads::Uploads,
+    cluster_manager::application_types::AppTypes,
+    gateway::{faults::Injector, handler::Failure, security},
+    image_store::{content::Store, sessions::Uploads},
+    naming::Names,
 };
 
-pub use faults::{FaultPlan, Faults, OPERATIONS};
+pub use gateway::faults::{FaultPlan, Faults, OPERATIONS};
+pub use gateway::security::TlsOptions;
 pub use sample::{SamplePackage, SampleSummary, write_sample_package};
-pub use security::TlsOptions;
 
 /// Default page cut: about what the runtime puts in one answer.
 pub const DEFAULT_PAGE_BYTES: usize = 3 * 1024 * 1024;

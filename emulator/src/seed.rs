@@ -4,7 +4,10 @@ use std::io;
 
 use uuid::Uuid;
 
-use super::{State, uploads::Meta, uploads::now_ms};
+use crate::{
+    State,
+    image_store::sessions::{Meta, now_ms},
+};
 
 /// Names the seed pages show under `fabric:/samples` (parents are created implicitly).
 pub const NAMES: &[&str] = &[

@@ -11,7 +11,10 @@ use tokio::{
     task::JoinSet,
 };
 
-use super::{State, http, security};
+use crate::{
+    State,
+    gateway::{handler as http, security},
+};
 
 /// Largest request head (request line and headers) a connection may send.
 const MAX_HEAD_BYTES: usize = 16 * 1024;

@@ -13,10 +13,8 @@ use std::{
 use hyper::body::Incoming;
 use uuid::Uuid;
 
-use super::{
-    http::{Failure, body_to_file},
-    uploads::{io_failure, normalise_path, store_segments},
-};
+use super::sessions::{io_failure, normalise_path, store_segments};
+use crate::gateway::handler::{Failure, body_to_file};
 
 /// The folder marker uploaders write once a folder is complete.
 pub(crate) const MARKER: &str = "_.dir";

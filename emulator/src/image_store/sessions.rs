@@ -13,7 +13,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::http::Failure;
+use crate::gateway::handler::Failure;
 
 /// What is kept of a session, on disk as `sessions/<id>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

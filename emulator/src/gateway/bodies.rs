@@ -7,10 +7,12 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{
-    names::Page,
-    store::{FileEntry, FolderEntry},
-    uploads::Meta,
+use crate::{
+    image_store::{
+        content::{FileEntry, FolderEntry},
+        sessions::Meta,
+    },
+    naming::Page,
 };
 
 const JSON: &str = "application/json; charset=utf-8";

@@ -19,14 +19,15 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::{
-    State,
     bodies::{self, gateway_json, respond},
     chunk,
     faults::{self, Fate, Truncated},
-    names::PageLimits,
-    provision,
-    store::Listing,
-    uploads::io_failure,
+};
+use crate::{
+    State,
+    cluster_manager::application_types as provision,
+    image_store::{content::Listing, sessions::io_failure},
+    naming::PageLimits,
 };
 
 const MAX_JSON_BODY: usize = 64 * 1024;

@@ -19,7 +19,7 @@ use hyper::{
     body::{Body, Frame, Incoming, SizeHint},
 };
 
-use crate::http::AnswerBody;
+use super::handler::AnswerBody;
 
 /// The operations a rule can name (the spec's operationIds).
 pub const OPERATIONS: &[&str] = &[

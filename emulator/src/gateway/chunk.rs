@@ -8,10 +8,12 @@ use hyper::{Request, Response, body::Incoming};
 use tokio::io::AsyncSeekExt;
 
 use super::{
-    State,
     bodies::respond,
-    http::{Failure, Query, body_to_file, session_id},
-    uploads::{ChunkPlan, io_failure},
+    handler::{Failure, Query, body_to_file, session_id},
+};
+use crate::{
+    State,
+    image_store::sessions::{ChunkPlan, io_failure},
 };
 
 /// Streams a chunk's bytes to its place in the session's file; the session changes only once

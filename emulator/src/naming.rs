@@ -6,7 +6,7 @@ use std::{
     ops::Bound::{Excluded, Included, Unbounded},
 };
 
-use super::http::Failure;
+use crate::gateway::handler::Failure;
 
 const ROOT: &str = "fabric:/";
 const MAX_NAME_CHARS: usize = 512;

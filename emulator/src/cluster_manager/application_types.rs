@@ -11,10 +11,12 @@ use std::{
 
 use serde::Deserialize;
 
-use super::{
-    http::Failure,
-    store::{MARKER, Store},
-    uploads::{io_failure, normalise_path},
+use crate::{
+    gateway::handler::Failure,
+    image_store::{
+        content::{MARKER, Store},
+        sessions::{io_failure, normalise_path},
+    },
 };
 
 /// Provisioned application types, as (name, version).
