@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod cluster_manager;
+mod fabric_error;
 mod gateway;
 mod image_store;
 mod naming;
@@ -30,11 +31,10 @@ mod seed;
 mod server;
 
 use std::{
-    fs,
-    io::{self, BufRead, BufWriter, Write},
+    fs, io,
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -42,9 +42,9 @@ use tokio::{net::TcpListener, sync::oneshot};
 
 use self::{
     cluster_manager::application_types::AppTypes,
-    gateway::{faults::Injector, handler::Failure, security},
+    gateway::{Settings, State, faults::Injector, security},
     image_store::{content::Store, sessions::Uploads},
-    naming::Names,
+    naming::Naming,
 };
 
 pub use gateway::faults::{FaultPlan, Faults, OPERATIONS};
@@ -64,70 +64,6 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_STORE_PAGE_ENTRIES: usize = 1000;
 /// Default idle time after which an upload session expires.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30 * 60);
-
-#[derive(Debug, Clone)]
-struct Settings {
-    page_bytes: usize,
-    page_max_names: Option<usize>,
-    runtime_version: (u32, u32),
-    max_chunk_bytes: u64,
-    idle_timeout: Duration,
-    bearer: Option<security::Bearer>,
-    max_file_bytes: u64,
-    store_page_entries: usize,
-}
-
-/// The emulator's state, shared by connections.
-pub(crate) struct State {
-    config: Settings,
-    names: Mutex<Names>,
-    names_log: Mutex<BufWriter<fs::File>>,
-    /// Held only for bookkeeping, never while a chunk body streams in.
-    uploads: Mutex<Uploads>,
-    /// Image store content; file operations are atomic renames, so no lock is needed.
-    store: Store,
-    app_types: Mutex<AppTypes>,
-    faults: Injector,
-    /// File bytes received by UploadFile and UploadFileChunk, kept or not.
-    received: std::sync::atomic::AtomicU64,
-}
-
-fn poisoned<T>(_: T) -> Failure {
-    Failure::null(500, "E_FAIL")
-}
-
-impl State {
-    fn names(&self) -> Result<MutexGuard<'_, Names>, Failure> {
-        self.names.lock().map_err(poisoned)
-    }
-
-    fn uploads(&self) -> Result<MutexGuard<'_, Uploads>, Failure> {
-        self.uploads.lock().map_err(poisoned)
-    }
-
-    /// Appends to `names.log` (`+name` / `-name`) so that a restart rebuilds the tree.
-    fn log(&self, lines: &mut dyn Iterator<Item = String>) -> Result<(), Failure> {
-        let mut log = self.names_log.lock().map_err(poisoned)?;
-        for line in lines {
-            writeln!(log, "{line}").map_err(poisoned)?;
-        }
-        log.flush().map_err(poisoned)
-    }
-
-    // The log line is written while the tree is still locked: two requests on one name must
-    // reach the log in the order they changed the tree, or a restart replays them wrongly.
-    fn create_name(&self, name: &str) -> Result<(), Failure> {
-        let mut names = self.names()?;
-        names.create(name)?;
-        self.log(&mut std::iter::once(format!("+{name}")))
-    }
-
-    fn delete_name(&self, name: &str) -> Result<(), Failure> {
-        let mut names = self.names()?;
-        names.delete(name)?;
-        self.log(&mut std::iter::once(format!("-{name}")))
-    }
-}
 
 /// Configures an [`Emulator`]; see [`Emulator::builder`].
 #[derive(Debug, Clone)]
@@ -373,12 +309,6 @@ impl EmulatorBuilder {
             }
         };
         fs::create_dir_all(&root)?;
-        let mut names = Names::default();
-        replay_names(&root.join("names.log"), &mut names)?;
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(root.join("names.log"))?;
         let uploads = Uploads::open(&root, self.session_ttl, self.max_file_bytes)?;
         let state = Arc::new(State {
             config: Settings {
@@ -391,8 +321,7 @@ impl EmulatorBuilder {
                 max_file_bytes: self.max_file_bytes,
                 store_page_entries: self.store_page_entries,
             },
-            names: Mutex::new(names),
-            names_log: Mutex::new(BufWriter::new(log)),
+            naming: Naming::open(&root)?,
             uploads: Mutex::new(uploads),
             store: Store::open(&root)?,
             app_types: Mutex::new(AppTypes::open(&root)?),
@@ -402,7 +331,7 @@ impl EmulatorBuilder {
         // Seeded once per data directory: what a client deleted stays deleted after a restart.
         let seeded_marker = root.join("seeded");
         if self.seeded && !seeded_marker.exists() {
-            seed::apply(&state).await?;
+            seed::apply(&state.naming, &state.uploads)?;
             fs::write(&seeded_marker, b"")?;
         }
         let tls = self.tls.as_ref().map(TlsOptions::acceptor).transpose()?;
@@ -433,22 +362,6 @@ impl EmulatorBuilder {
             _temp: temp,
         })
     }
-}
-
-fn replay_names(log: &Path, names: &mut Names) -> io::Result<()> {
-    let Ok(file) = fs::File::open(log) else {
-        return Ok(());
-    };
-    for line in io::BufReader::new(file).lines() {
-        let line = line?;
-        // Replaying what was acknowledged: a line that no longer applies is skipped.
-        let _ = match line.split_at_checked(1) {
-            Some(("+", name)) => names.create(name),
-            Some(("-", name)) => names.delete(name),
-            _ => Ok(()),
-        };
-    }
-    Ok(())
 }
 
 /// A running emulator. Dropping it (or [`Emulator::shutdown`]) stops it; without a data
@@ -602,27 +515,15 @@ impl Emulator {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut created = Vec::new();
-        let mut refused = None;
-        // The tree stays locked until the log has every name created, as for CreateName.
-        let mut tree = self.state.names().map_err(|f| f.message.to_string())?;
-        for name in names {
-            let name = name.as_ref();
-            match tree.create(name) {
-                Ok(()) => created.push(format!("+{name}")),
-                Err(f) if f.status == 409 => {}
-                Err(f) => {
-                    refused = Some(format!("{name:?}: {}", f.code));
-                    break;
-                }
-            }
+        let (count, refused) = self
+            .state
+            .naming
+            .create_many(names)
+            .map_err(|e| e.message.to_string())?;
+        match refused {
+            None => Ok(count),
+            Some((name, e)) => Err(format!("{name:?}: {}", e.code)),
         }
-        let count = created.len();
-        self.state
-            .log(&mut created.into_iter())
-            .map_err(|f| f.message.to_string())?;
-        drop(tree);
-        refused.map_or(Ok(count), Err)
     }
 
     /// File bytes received so far by UploadFile and UploadFileChunk requests, whether they

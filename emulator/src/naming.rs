@@ -1,12 +1,17 @@
 //! Naming: a hierarchy of full names (`fabric:/a/b`) in ordinal order, with implicit parents
-//! and per-name sub-name versions for continuation tokens and `IsConsistent`.
+//! and per-name sub-name versions for continuation tokens and `IsConsistent`, kept across
+//! restarts in `names.log`.
 
 use std::{
     collections::BTreeMap,
+    fs,
+    io::{self, BufRead, BufWriter, Write},
     ops::Bound::{Excluded, Included, Unbounded},
+    path::Path,
+    sync::{Mutex, MutexGuard},
 };
 
-use crate::gateway::handler::Failure;
+use crate::fabric_error::{Code, FabricError};
 
 const ROOT: &str = "fabric:/";
 const MAX_NAME_CHARS: usize = 512;
@@ -40,9 +45,107 @@ pub(crate) struct PageLimits {
     pub max_names: Option<usize>,
 }
 
+/// The Naming service: the tree, and `names.log` (`+name` / `-name`) to rebuild it after a
+/// restart.
+pub(crate) struct Naming {
+    tree: Mutex<Names>,
+    log: Mutex<BufWriter<fs::File>>,
+}
+
+impl Naming {
+    /// Opens the service under `data_dir`, replaying what was acknowledged before.
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let path = data_dir.join("names.log");
+        let mut names = Names::default();
+        replay(&path, &mut names)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Self {
+            tree: Mutex::new(names),
+            log: Mutex::new(BufWriter::new(log)),
+        })
+    }
+
+    /// The tree, for reads.
+    pub fn tree(&self) -> Result<MutexGuard<'_, Names>, FabricError> {
+        self.tree.lock().map_err(FabricError::poisoned)
+    }
+
+    // The log line is written while the tree is still locked: two requests on one name must
+    // reach the log in the order they changed the tree, or a restart replays them wrongly.
+    pub fn create(&self, name: &str) -> Result<(), FabricError> {
+        let mut tree = self.tree()?;
+        tree.create(name)?;
+        self.log(&mut std::iter::once(format!("+{name}")))
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), FabricError> {
+        let mut tree = self.tree()?;
+        tree.delete(name)?;
+        self.log(&mut std::iter::once(format!("-{name}")))
+    }
+
+    /// Creates many names under one lock; existing ones are skipped. Returns how many were
+    /// created, and the first refused name with its error.
+    pub fn create_many<I, S>(
+        &self,
+        names: I,
+    ) -> Result<(usize, Option<(String, FabricError)>), FabricError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut created = Vec::new();
+        let mut refused = None;
+        // The tree stays locked until the log has every name created, as for one create.
+        let mut tree = self.tree()?;
+        for name in names {
+            let name = name.as_ref();
+            match tree.create(name) {
+                Ok(()) => created.push(format!("+{name}")),
+                Err(e) if e.code == Code::NameAlreadyExists => {}
+                Err(e) => {
+                    refused = Some((name.to_string(), e));
+                    break;
+                }
+            }
+        }
+        let count = created.len();
+        self.log(&mut created.into_iter())?;
+        drop(tree);
+        Ok((count, refused))
+    }
+
+    fn log(&self, lines: &mut dyn Iterator<Item = String>) -> Result<(), FabricError> {
+        let mut log = self.log.lock().map_err(FabricError::poisoned)?;
+        for line in lines {
+            writeln!(log, "{line}").map_err(FabricError::poisoned)?;
+        }
+        log.flush().map_err(FabricError::poisoned)
+    }
+}
+
+fn replay(log: &Path, names: &mut Names) -> io::Result<()> {
+    let Ok(file) = fs::File::open(log) else {
+        return Ok(());
+    };
+    for line in io::BufReader::new(file).lines() {
+        let line = line?;
+        // Replaying what was acknowledged: a line that no longer applies is skipped.
+        let _ = match line.split_at_checked(1) {
+            Some(("+", name)) => names.create(name),
+            Some(("-", name)) => names.delete(name),
+            _ => Ok(()),
+        };
+    }
+    Ok(())
+}
+
 /// Checks a full name as Naming does.
-pub(crate) fn validate(name: &str) -> Result<(), Failure> {
-    let bad = || Failure::null(400, "FABRIC_E_INVALID_NAME_URI");
+pub(crate) fn validate(name: &str) -> Result<(), FabricError> {
+    let bad = || FabricError::null(Code::InvalidNameUri);
     let rest = name.strip_prefix(ROOT).ok_or_else(bad)?;
     if rest.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
@@ -62,8 +165,8 @@ fn parent(name: &str) -> Option<&str> {
     rest.rfind('/').map(|i| &name[..ROOT.len() + i])
 }
 
-fn not_found() -> Failure {
-    Failure::new(404, "FABRIC_E_NAME_DOES_NOT_EXIST", "Name does not exist.")
+fn not_found() -> FabricError {
+    FabricError::new(Code::NameDoesNotExist, "Name does not exist.")
 }
 
 impl Names {
@@ -87,10 +190,10 @@ impl Names {
     }
 
     /// Creates `name` and its missing parents.
-    pub fn create(&mut self, name: &str) -> Result<(), Failure> {
+    pub fn create(&mut self, name: &str) -> Result<(), FabricError> {
         validate(name)?;
         if self.exists(name) {
-            return Err(Failure::null(409, "FABRIC_E_NAME_ALREADY_EXISTS"));
+            return Err(FabricError::null(Code::NameAlreadyExists));
         }
         let mut missing = vec![name.to_string()];
         let mut cursor = name;
@@ -112,13 +215,13 @@ impl Names {
     }
 
     /// Deletes `name`, which must have no children.
-    pub fn delete(&mut self, name: &str) -> Result<(), Failure> {
+    pub fn delete(&mut self, name: &str) -> Result<(), FabricError> {
         validate(name)?;
         if !self.exists(name) {
             return Err(not_found());
         }
         if self.descendants(name, None).next().is_some() {
-            return Err(Failure::null(409, "FABRIC_E_NAME_NOT_EMPTY"));
+            return Err(FabricError::null(Code::NameNotEmpty));
         }
         self.entries.remove(name);
         if let Some(p) = parent(name) {
@@ -151,7 +254,7 @@ impl Names {
         recursive: bool,
         token: Option<&str>,
         limits: PageLimits,
-    ) -> Result<Page, Failure> {
+    ) -> Result<Page, FabricError> {
         let entry = self.entries.get(parent).ok_or_else(not_found)?;
         let (after, version) = match token {
             Some(token) => {
@@ -209,11 +312,11 @@ fn escape_token(name: &str) -> String {
 }
 
 /// `<last name>$<version>`, unescaped once; the name must lie under `parent`.
-fn parse_token(parent: &str, raw: &str) -> Result<(String, u64), Failure> {
+fn parse_token(parent: &str, raw: &str) -> Result<(String, u64), FabricError> {
     if raw.chars().count() > MAX_TOKEN_CHARS {
-        return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
+        return Err(FabricError::null(Code::ValueTooLarge));
     }
-    let invalid = || Failure::invalid_arg();
+    let invalid = || FabricError::invalid_arg();
     let token = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| invalid())?;
@@ -257,14 +360,17 @@ mod tests {
     fn conflicts_and_validation() {
         let mut t = tree(&["fabric:/a/b"]);
         assert_eq!(
-            t.create("fabric:/a/b").map_err(|f| f.code),
+            t.create("fabric:/a/b").map_err(|f| f.code.as_str()),
             Err("FABRIC_E_NAME_ALREADY_EXISTS")
         );
         assert_eq!(
-            t.delete("fabric:/a").map_err(|f| f.code),
+            t.delete("fabric:/a").map_err(|f| f.code.as_str()),
             Err("FABRIC_E_NAME_NOT_EMPTY")
         );
-        assert_eq!(t.delete("fabric:/zz").map_err(|f| f.status), Err(404));
+        assert_eq!(
+            t.delete("fabric:/zz").map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_NAME_DOES_NOT_EXIST")
+        );
         for bad in [
             "fabric:/",
             "fabric:/a//b",
@@ -276,7 +382,7 @@ mod tests {
             "x:/a",
         ] {
             assert_eq!(
-                t.create(bad).map_err(|f| f.code),
+                t.create(bad).map_err(|f| f.code.as_str()),
                 Err("FABRIC_E_INVALID_NAME_URI"),
                 "{bad}"
             );
@@ -305,14 +411,14 @@ mod tests {
         assert_eq!(
             t.page("fabric:/p", false, Some("garbage"), limits)
                 .map(|_| ())
-                .map_err(|f| f.status),
-            Err(400)
+                .map_err(|f| f.code.as_str()),
+            Err("E_INVALIDARG")
         );
         assert_eq!(
             t.page("fabric:/p", false, Some(&"x".repeat(5000)), limits)
                 .map(|_| ())
-                .map_err(|f| f.status),
-            Err(413)
+                .map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_VALUE_TOO_LARGE")
         );
     }
 

@@ -1,12 +1,13 @@
 //! The seeded state: the names and upload sessions of the seed pages.
 
-use std::io;
+use std::{io, sync::Mutex};
 
 use uuid::Uuid;
 
 use crate::{
-    State,
-    image_store::sessions::{Meta, now_ms},
+    fabric_error::{Code, FabricError},
+    image_store::sessions::{Meta, Uploads, now_ms},
+    naming::Naming,
 };
 
 /// Names the seed pages show under `fabric:/samples` (parents are created implicitly).
@@ -42,15 +43,18 @@ const SESSIONS: &[SeedSession] = &[
     ),
 ];
 
-pub(crate) async fn apply(state: &State) -> io::Result<()> {
+pub(crate) fn apply(naming: &Naming, uploads: &Mutex<Uploads>) -> io::Result<()> {
     for name in NAMES {
-        match state.create_name(name) {
+        match naming.create(name) {
             Ok(()) => {}
-            Err(f) if f.status == 409 => {} // kept from an earlier run with the same data dir
-            Err(f) => return Err(io::Error::other(format!("{name}: {}", f.code))),
+            // Kept from an earlier run with the same data dir.
+            Err(e) if e.code == Code::NameAlreadyExists => {}
+            Err(e) => return Err(io::Error::other(format!("{name}: {}", e.code))),
         }
     }
-    let mut uploads = state.uploads().map_err(|f| io::Error::other(f.code))?;
+    let mut uploads = uploads
+        .lock()
+        .map_err(|e| io::Error::other(FabricError::poisoned(e).code.as_str()))?;
     for (id, modified_ms, missing) in SESSIONS {
         let id: Uuid = id.parse().map_err(io::Error::other)?;
         if uploads.by_id(id).is_empty() {

@@ -1,4 +1,4 @@
-//! ProvisionApplicationType: checks a package in the store as the runtime does (root marker,
+//! Application types (ProvisionApplicationType): checks a package in the store as the runtime does (root marker,
 //! `ApplicationManifest.xml`, each imported `ServiceManifest.xml`, Code/Config/Data as a
 //! folder or `.zip`), and records the type and version, in `application_types.json`.
 
@@ -9,13 +9,11 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use serde::Deserialize;
-
 use crate::{
-    gateway::handler::Failure,
+    fabric_error::{Code, FabricError},
     image_store::{
         content::{MARKER, Store},
-        sessions::{io_failure, normalise_path},
+        sessions::normalise_path,
     },
 };
 
@@ -41,12 +39,11 @@ impl AppTypes {
     }
 
     /// Records a type; 409 when it is there already. Written through before answering.
-    fn add(&mut self, name: &str, version: &str) -> Result<(), Failure> {
+    fn add(&mut self, name: &str, version: &str) -> Result<(), FabricError> {
         let key = (name.to_string(), version.to_string());
         if self.types.contains(&key) {
-            return Err(Failure::new(
-                409,
-                "FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS",
+            return Err(FabricError::new(
+                Code::ApplicationTypeAlreadyExists,
                 format!("Application type and version already exists: {name} {version}"),
             ));
         }
@@ -60,94 +57,71 @@ impl AppTypes {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.types.remove(&(name.to_string(), version.to_string()));
-                Err(io_failure(e))
+                Err(FabricError::io(e))
             }
         }
     }
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "Kind")]
-enum Description {
-    ImageStorePath {
-        #[serde(rename = "ApplicationTypeBuildPath")]
+/// What happens to the package in the store once its type is provisioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cleanup {
+    Default,
+    Automatic,
+    Manual,
+}
+
+/// A provision request: a package in the image store, or one the cluster would download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Provision {
+    ImageStore {
         path: String,
-        #[serde(rename = "ApplicationPackageCleanupPolicy", default)]
-        cleanup: Option<String>,
-        #[serde(rename = "Async", default)]
-        asynchronous: bool,
+        cleanup: Cleanup,
     },
     ExternalStore {
-        #[serde(rename = "ApplicationPackageDownloadUri")]
         uri: String,
-        #[serde(rename = "ApplicationTypeName")]
         name: String,
-        #[serde(rename = "ApplicationTypeVersion")]
         version: String,
-        #[serde(rename = "Async", default)]
-        asynchronous: bool,
     },
 }
 
-fn validation(message: String) -> Failure {
-    Failure::new(400, "FABRIC_E_IMAGEBUILDER_VALIDATION_ERROR", message)
+fn validation(message: String) -> FabricError {
+    FabricError::new(Code::ImageBuilderValidationError, message)
 }
 
-/// Handles a provision body; the status to answer (200, or 202 when asynchronous).
-pub(crate) fn provision(store: &Store, types: &mut AppTypes, body: &[u8]) -> Result<u16, Failure> {
-    // The gateway reads the typed form only when `Kind` comes first.
-    let text = std::str::from_utf8(body).map_err(|_| Failure::invalid_arg())?;
-    let kind_first = text
-        .trim_start()
-        .strip_prefix('{')
-        .is_some_and(|rest| rest.trim_start().starts_with("\"Kind\""));
-    if !kind_first {
-        return Err(Failure::invalid_arg());
-    }
-    let description: Description =
-        serde_json::from_str(text).map_err(|_| Failure::invalid_arg())?;
-    match description {
-        Description::ImageStorePath {
-            path,
-            cleanup,
-            asynchronous,
-        } => {
-            let cleanup = cleanup.unwrap_or_else(|| "Default".into());
-            if !matches!(cleanup.as_str(), "Default" | "Automatic" | "Manual") {
-                return Err(Failure::invalid_arg());
-            }
-            let (name, version) = check_package(store, &path)?;
+/// Provisions a type: checks the package as the runtime does and records the type and
+/// version.
+pub(crate) fn provision(
+    store: &Store,
+    types: &mut AppTypes,
+    request: &Provision,
+) -> Result<(), FabricError> {
+    match request {
+        Provision::ImageStore { path, cleanup } => {
+            let (name, version) = check_package(store, path)?;
             types.add(&name, &version)?;
-            if cleanup == "Automatic" {
-                let _ = store.delete(&path);
+            if *cleanup == Cleanup::Automatic {
+                let _ = store.delete(path);
             }
-            Ok(if asynchronous { 202 } else { 200 })
+            Ok(())
         }
-        Description::ExternalStore {
-            uri,
-            name,
-            version,
-            asynchronous,
-        } => {
+        Provision::ExternalStore { uri, name, version } => {
             // The emulator downloads nothing: it checks the description and records the type.
             let scheme_ok = uri.starts_with("http://") || uri.starts_with("https://");
             if !scheme_ok || name.trim().is_empty() || version.trim().is_empty() {
-                return Err(Failure::invalid_arg());
+                return Err(FabricError::invalid_arg());
             }
-            types.add(&name, &version)?;
-            Ok(if asynchronous { 202 } else { 200 })
+            types.add(name, version)
         }
     }
 }
 
-/// What the image builder checks before it registers a type; its name and version.
-fn check_package(store: &Store, path: &str) -> Result<(String, String), Failure> {
+fn check_package(store: &Store, path: &str) -> Result<(String, String), FabricError> {
     let shown = normalise_path(path);
     let first = shown.split('\\').find(|s| !s.is_empty()).unwrap_or("");
     if first.eq_ignore_ascii_case("Store") || first.eq_ignore_ascii_case("WindowsFabricStore") {
-        return Err(Failure::new(
-            400,
-            "FABRIC_E_IMAGEBUILDER_RESERVED_DIRECTORY_ERROR",
+        return Err(FabricError::new(
+            Code::ImageBuilderReservedDirectoryError,
             format!("The path '{shown}' is reserved for the image store's own use."),
         ));
     }
@@ -192,9 +166,8 @@ fn check_package(store: &Store, path: &str) -> Result<(String, String), Failure>
         let manifest = root.join(service).join("ServiceManifest.xml");
         let what = format!("{service}\\ServiceManifest.xml");
         let text = read_xml(&manifest, &shown, &what).map_err(|_| {
-            Failure::new(
-                404,
-                "FABRIC_E_SERVICE_MANIFEST_NOT_FOUND",
+            FabricError::new(
+                Code::ServiceManifestNotFound,
                 format!("The service manifest '{shown}\\{what}' is not found in the store."),
             )
         })?;
@@ -223,7 +196,7 @@ fn check_package(store: &Store, path: &str) -> Result<(String, String), Failure>
     Ok((type_name, type_version))
 }
 
-fn read_xml(path: &Path, package: &str, what: &str) -> Result<String, Failure> {
+fn read_xml(path: &Path, package: &str, what: &str) -> Result<String, FabricError> {
     let bytes = fs::read(path).map_err(|_| {
         validation(format!(
             "The file '{package}\\{what}' is not found in the store."
@@ -234,7 +207,11 @@ fn read_xml(path: &Path, package: &str, what: &str) -> Result<String, Failure> {
         .map_err(|_| validation(format!("'{what}' is not UTF-8 text.")))
 }
 
-fn parse<'t>(text: &'t str, root: &str, what: &str) -> Result<roxmltree::Document<'t>, Failure> {
+fn parse<'t>(
+    text: &'t str,
+    root: &str,
+    what: &str,
+) -> Result<roxmltree::Document<'t>, FabricError> {
     let doc = roxmltree::Document::parse(text)
         .map_err(|e| validation(format!("'{what}' is not valid XML: {e}")))?;
     if doc.root_element().tag_name().name() != root {

@@ -8,12 +8,14 @@ use hyper::{Request, Response, body::Incoming};
 use tokio::io::AsyncSeekExt;
 
 use super::{
+    State,
     bodies::respond,
-    handler::{Failure, Query, body_to_file, session_id},
+    query::{Query, session_id},
+    streaming::body_to_file,
 };
 use crate::{
-    State,
-    image_store::sessions::{ChunkPlan, io_failure},
+    fabric_error::{Code, FabricError},
+    image_store::sessions::ChunkPlan,
 };
 
 /// Streams a chunk's bytes to its place in the session's file; the session changes only once
@@ -23,7 +25,7 @@ pub(crate) async fn upload_chunk(
     request: Request<Incoming>,
     path: &str,
     query: &Query<'_>,
-) -> Result<Response<Full<Bytes>>, Failure> {
+) -> Result<Response<Full<Bytes>>, FabricError> {
     let id = session_id(query)?;
     let range = request
         .headers()
@@ -36,10 +38,13 @@ pub(crate) async fn upload_chunk(
         state,
         plan: Some(plan),
     };
-    let plan = reservation.plan.as_ref().ok_or_else(Failure::invalid_arg)?;
+    let plan = reservation
+        .plan
+        .as_ref()
+        .ok_or_else(FabricError::invalid_arg)?;
     let expected = plan.end - plan.start + 1; // the plan has start <= end < size
     if expected > state.config.max_chunk_bytes {
-        return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
+        return Err(FabricError::null(Code::ValueTooLarge));
     }
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
@@ -47,26 +52,29 @@ pub(crate) async fn upload_chunk(
         .truncate(false)
         .open(&plan.data)
         .await
-        .map_err(io_failure)?;
+        .map_err(FabricError::io)?;
     file.seek(SeekFrom::Start(plan.start))
         .await
-        .map_err(io_failure)?;
+        .map_err(FabricError::io)?;
     // A body that stops sending is cut after the idle timeout, freeing its range.
     let written = body_to_file(
         request.into_body(),
         &mut file,
         state.config.idle_timeout,
         expected,
-        Failure::invalid_arg(),
+        FabricError::invalid_arg(),
         &state.received,
     )
     .await?;
     let zero_byte_quirk = plan.start == 0 && plan.end == 0 && written == 0;
     if written != expected && !zero_byte_quirk {
-        return Err(Failure::invalid_arg());
+        return Err(FabricError::invalid_arg());
     }
-    file.sync_data().await.map_err(io_failure)?;
-    let plan = reservation.plan.take().ok_or_else(Failure::invalid_arg)?;
+    file.sync_data().await.map_err(FabricError::io)?;
+    let plan = reservation
+        .plan
+        .take()
+        .ok_or_else(FabricError::invalid_arg)?;
     state.uploads()?.finish_chunk(plan)?;
     Ok(respond(200, Vec::new()))
 }

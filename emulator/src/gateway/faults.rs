@@ -19,8 +19,6 @@ use hyper::{
     body::{Body, Frame, Incoming, SizeHint},
 };
 
-use super::handler::AnswerBody;
-
 /// The operations a rule can name (the spec's operationIds).
 pub const OPERATIONS: &[&str] = &[
     "GetImageStoreUploadSessionById",
@@ -345,6 +343,9 @@ pub(crate) async fn truncate(
 }
 
 /// A body that announces its full length, sends half, then fails: hyper cuts the connection.
+/// An answer's body: whole, or cut by the fault plan.
+pub(crate) type AnswerBody = Either<Full<Bytes>, Truncated>;
+
 pub(crate) struct Truncated {
     part: Option<Bytes>,
     total: u64,

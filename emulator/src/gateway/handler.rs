@@ -1,266 +1,28 @@
-//! Requests in, responses out, parsed the way the gateway parses them: routing on the literal
-//! `$` segment, its own query rules, FabricError bodies with the code as reason phrase.
+//! One request in, one answer out: the secured gateway's refusals, the fault plan, then the
+//! operation, served by the system services; every refusal becomes a gateway answer.
 
-use std::{
-    borrow::Cow,
-    io,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{io, sync::Arc};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Either, Full, Limited};
-use hyper::{Method, Request, Response, body::Incoming, ext::ReasonPhrase};
-use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use uuid::Uuid;
+use http_body_util::{Either, Full};
+use hyper::{Request, Response, body::Incoming};
 
 use super::{
+    State, answers,
     bodies::{self, gateway_json, respond},
     chunk,
-    faults::{self, Fate, Truncated},
+    faults::{self, AnswerBody, Fate},
+    query::{Query, check_api_version, session_id},
+    requests::{self, json_body},
+    routes::{Route, route},
+    streaming::body_to_file,
 };
 use crate::{
-    State,
-    cluster_manager::application_types as provision,
-    image_store::{content::Listing, sessions::io_failure},
+    cluster_manager::application_types,
+    fabric_error::{Code, FabricError},
+    image_store::content::Listing,
     naming::PageLimits,
 };
-
-const MAX_JSON_BODY: usize = 64 * 1024;
-
-/// A gateway error answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: Cow<'static, str>,
-}
-
-impl Failure {
-    pub fn new(status: u16, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The message of codes that have no fixed text, as the gateway writes it.
-    pub fn null(status: u16, code: &'static str) -> Self {
-        Self::new(status, code, "Null")
-    }
-
-    pub fn invalid_arg() -> Self {
-        Self::new(400, "E_INVALIDARG", "Invalid argument")
-    }
-
-    fn bad_session_id() -> Self {
-        Self::new(400, "FABRIC_E_INVALID_UPLOAD_SESSION_ID", "Null")
-    }
-
-    fn response(&self) -> Response<Full<Bytes>> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            #[serde(rename = "Error")]
-            error: Inner<'a>,
-        }
-        #[derive(Serialize)]
-        struct Inner<'a> {
-            #[serde(rename = "Code")]
-            code: &'a str,
-            #[serde(rename = "Message")]
-            message: &'a str,
-        }
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-            },
-        };
-        let mut response = respond(self.status, gateway_json(&body));
-        response
-            .extensions_mut()
-            .insert(ReasonPhrase::from_static(self.code.as_bytes()));
-        response
-    }
-}
-
-/// Streams a request body into `file`, counting every byte in `received`; returns the bytes
-/// written. A body that stops sending for `idle` is cut (504), one past `limit` gets
-/// `too_long`, and a client that disconnects mid-body gets E_INVALIDARG (nobody reads it).
-pub(crate) async fn body_to_file(
-    mut body: Incoming,
-    file: &mut tokio::fs::File,
-    idle: Duration,
-    limit: u64,
-    too_long: Failure,
-    received: &AtomicU64,
-) -> Result<u64, Failure> {
-    let mut written = 0u64;
-    while let Some(frame) = tokio::time::timeout(idle, body.frame())
-        .await
-        .map_err(|_| Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out."))?
-    {
-        let frame = frame.map_err(|_| Failure::invalid_arg())?;
-        if let Ok(data) = frame.into_data() {
-            written += data.len() as u64;
-            received.fetch_add(data.len() as u64, Ordering::Relaxed);
-            if written > limit {
-                return Err(too_long);
-            }
-            file.write_all(&data).await.map_err(io_failure)?;
-        }
-    }
-    Ok(written)
-}
-
-/// The gateway's query parser: split on `&` then `=`, only pairs with exactly one `=`, empty
-/// values absent, first of a repeated name wins, names case-sensitive, values not decoded.
-pub(crate) struct Query<'a>(Vec<(&'a str, &'a str)>);
-
-impl<'a> Query<'a> {
-    fn parse(query: &'a str) -> Self {
-        Self(
-            query
-                .split('&')
-                .filter_map(|pair| {
-                    let mut parts = pair.split('=');
-                    let (name, value) = (parts.next()?, parts.next()?);
-                    (parts.next().is_none() && !value.is_empty()).then_some((name, value))
-                })
-                .collect(),
-        )
-    }
-
-    fn get(&self, name: &str) -> Option<&'a str> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-    }
-}
-
-fn check_api_version(query: &Query<'_>, runtime: (u32, u32)) -> Result<(), Failure> {
-    let value = query.get("api-version").ok_or_else(Failure::invalid_arg)?;
-    let (major, minor) = value.split_once('.').ok_or_else(Failure::invalid_arg)?;
-    let parse = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-            .ok_or_else(Failure::invalid_arg)
-    };
-    if (parse(major)?, parse(minor)?) > runtime {
-        return Err(Failure::invalid_arg());
-    }
-    Ok(())
-}
-
-pub(crate) fn session_id(query: &Query<'_>) -> Result<Uuid, Failure> {
-    query
-        .get("session-id")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(Failure::bad_session_id)
-}
-
-fn decode_once(raw: &str) -> Result<String, Failure> {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| Failure::invalid_arg())
-}
-
-/// `nameId` as the gateway reads it: unescaped once, `~` read as `/`, `fabric:/` prefixed.
-fn full_name(key: &str) -> Result<String, Failure> {
-    Ok(format!("fabric:/{}", decode_once(key)?.replace('~', "/")))
-}
-
-enum Route {
-    SessionById,
-    SessionByPath(String),
-    UploadChunk(String),
-    Commit,
-    DeleteSession,
-    CreateName,
-    SubNames(String),
-    NameExists(String),
-    DeleteName(String),
-    AadMetadata,
-    StoreRoot,
-    StoreContent(String),
-    UploadFile(String),
-    DeleteContent(String),
-    Copy,
-    Provision,
-    Root,
-}
-
-impl Route {
-    /// The spec's operationId, as fault plans name it.
-    fn operation(&self) -> &'static str {
-        match self {
-            Route::SessionById => "GetImageStoreUploadSessionById",
-            Route::SessionByPath(_) => "GetImageStoreUploadSessionByPath",
-            Route::UploadChunk(_) => "UploadFileChunk",
-            Route::Commit => "CommitImageStoreUploadSession",
-            Route::DeleteSession => "DeleteImageStoreUploadSession",
-            Route::CreateName => "CreateName",
-            Route::SubNames(_) => "GetSubNameInfoList",
-            Route::NameExists(_) => "GetNameExistsInfo",
-            Route::DeleteName(_) => "DeleteName",
-            Route::AadMetadata => "GetAadMetadata",
-            Route::StoreRoot => "GetImageStoreRootContent",
-            Route::StoreContent(_) => "GetImageStoreContent",
-            Route::UploadFile(_) => "UploadFile",
-            Route::DeleteContent(_) => "DeleteImageStoreContent",
-            Route::Copy => "CopyImageStoreContent",
-            Route::Provision => "ProvisionApplicationType",
-            Route::Root => "Root",
-        }
-    }
-}
-
-/// Routes on the literal segments; everything before the `$` segment is the key.
-fn route(method: &Method, path: &str) -> Result<Route, Failure> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    // `GET /`: a gateway serves Service Fabric Explorer there; sfctl's `cluster select`
-    // checks that it answers.
-    if segments.is_empty() && method == Method::GET {
-        return Ok(Route::Root);
-    }
-    let (root, rest) = segments.split_first().ok_or_else(Failure::invalid_arg)?;
-    let dollar = rest.iter().position(|s| *s == "$");
-    let (key, action) = match dollar {
-        Some(i) => (rest[..i].join("/"), rest[i + 1..].join("/")),
-        None => (rest.join("/"), String::new()),
-    };
-    let has_key = !key.is_empty();
-    let route = match (*root, has_key, action.as_str(), method) {
-        ("ImageStore", false, "GetUploadSession", &Method::GET) => Route::SessionById,
-        ("ImageStore", true, "GetUploadSession", &Method::GET) => {
-            Route::SessionByPath(decode_once(&key)?)
-        }
-        ("ImageStore", true, "UploadChunk", &Method::PUT) => Route::UploadChunk(decode_once(&key)?),
-        ("ImageStore", false, "CommitUploadSession", &Method::POST) => Route::Commit,
-        ("ImageStore", false, "", &Method::GET) => Route::StoreRoot,
-        ("ImageStore", true, "", &Method::GET) => Route::StoreContent(decode_once(&key)?),
-        ("ImageStore", true, "", &Method::PUT) => Route::UploadFile(decode_once(&key)?),
-        ("ImageStore", true, "", &Method::DELETE) => Route::DeleteContent(decode_once(&key)?),
-        ("ImageStore", false, "Copy", &Method::POST) => Route::Copy,
-        ("ApplicationTypes", false, "Provision", &Method::POST) => Route::Provision,
-        ("ImageStore", false, "DeleteUploadSession", &Method::DELETE) => Route::DeleteSession,
-        ("Names", false, "Create", &Method::POST) => Route::CreateName,
-        ("Names", true, "GetSubNames", &Method::GET) => Route::SubNames(full_name(&key)?),
-        ("Names", true, "", &Method::GET) => Route::NameExists(full_name(&key)?),
-        ("Names", true, "", &Method::DELETE) => Route::DeleteName(full_name(&key)?),
-        ("$", true, "", &Method::GET) if key == "GetAadMetadata" => Route::AadMetadata,
-        _ => return Err(Failure::invalid_arg()),
-    };
-    Ok(route)
-}
-
-/// An answer's body: whole, or cut by the fault plan.
-pub(crate) type AnswerBody = Either<Full<Bytes>, Truncated>;
 
 /// Serves one request; every failure becomes a gateway answer. A connection is dropped only
 /// when the fault plan says so.
@@ -282,10 +44,10 @@ pub(crate) async fn handle(
         tokio::time::sleep(latency).await;
     }
     match fate {
-        Fate::Busy => return Ok(whole(Failure::null(503, "E_ABORT").response())),
+        Fate::Busy => return Ok(whole(answers::failure(&FabricError::null(Code::Abort)))),
         Fate::Timeout => {
-            let timeout = Failure::new(504, "FABRIC_E_TIMEOUT", "Operation timed out.");
-            return Ok(whole(timeout.response()));
+            let timeout = FabricError::new(Code::Timeout, "Operation timed out.");
+            return Ok(whole(answers::failure(&timeout)));
         }
         Fate::Drop if faults::declared_length(&request) > 0 => {
             return Err(faults::drop_mid_request(request).await);
@@ -294,7 +56,7 @@ pub(crate) async fn handle(
     }
     let response = match serve(&state, request).await {
         Ok(response) => response,
-        Err(failure) => failure.response(),
+        Err(failure) => answers::failure(&failure),
     };
     if fate == Fate::Drop {
         return faults::truncate(response).await;
@@ -354,7 +116,7 @@ fn whole(response: Response<Full<Bytes>>) -> Response<AnswerBody> {
 async fn serve(
     state: &State,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Failure> {
+) -> Result<Response<Full<Bytes>>, FabricError> {
     let path = request.uri().path().to_string();
     let raw_query = request.uri().query().unwrap_or_default().to_string();
     let query = Query::parse(&raw_query);
@@ -385,15 +147,8 @@ async fn serve(
             Ok(respond(200, Vec::new()))
         }
         Route::CreateName => {
-            #[derive(serde::Deserialize)]
-            struct NameDescription {
-                #[serde(rename = "Name")]
-                name: String,
-            }
-            let body = json_body(request).await?;
-            let description: NameDescription =
-                serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
-            state.create_name(&description.name)?;
+            let name = requests::name_description(&json_body(request).await?)?;
+            state.naming.create(&name)?;
             Ok(respond(201, Vec::new()))
         }
         Route::SubNames(name) => {
@@ -405,18 +160,18 @@ async fn serve(
                 bytes: state.config.page_bytes,
                 max_names: state.config.page_max_names,
             };
-            let page = state.names()?.page(&name, recursive, token, limits)?;
+            let page = state.naming.tree()?.page(&name, recursive, token, limits)?;
             Ok(respond(200, bodies::page(&page)))
         }
         Route::NameExists(name) => {
-            if state.names()?.exists(&name) {
+            if state.naming.tree()?.exists(&name) {
                 Ok(respond(200, Vec::new()))
             } else {
                 Ok(respond(404, Vec::new()))
             }
         }
         Route::DeleteName(name) => {
-            state.delete_name(&name)?;
+            state.naming.delete(&name)?;
             Ok(respond(200, Vec::new()))
         }
         Route::AadMetadata => Ok(respond(200, aad_metadata(state))),
@@ -424,18 +179,18 @@ async fn serve(
         Route::StoreRoot => listing(state, None, &query),
         Route::StoreContent(path) => listing(state, Some(&path), &query),
         Route::UploadFile(path) => {
-            let body = request.into_body();
-            let limit = state.config.max_file_bytes;
-            state
-                .store
-                .put(
-                    &path,
-                    body,
-                    state.config.idle_timeout,
-                    limit,
-                    &state.received,
-                )
-                .await?;
+            // A client that disconnects mid-body: nothing is stored.
+            let mut staged = state.store.stage(&path).await?;
+            body_to_file(
+                request.into_body(),
+                &mut staged.file,
+                state.config.idle_timeout,
+                state.config.max_file_bytes,
+                FabricError::null(Code::ValueTooLarge),
+                &state.received,
+            )
+            .await?;
+            state.store.place(staged).await?;
             Ok(respond(200, Vec::new()))
         }
         Route::DeleteContent(path) => {
@@ -443,20 +198,7 @@ async fn serve(
             Ok(respond(200, Vec::new()))
         }
         Route::Copy => {
-            #[derive(serde::Deserialize)]
-            struct CopyDescription {
-                #[serde(rename = "RemoteSource")]
-                source: String,
-                #[serde(rename = "RemoteDestination")]
-                destination: String,
-                #[serde(rename = "SkipFiles", default)]
-                skip: Vec<String>,
-                #[serde(rename = "CheckMarkFile", default)]
-                check_mark_file: bool,
-            }
-            let body = json_body(request).await?;
-            let copy: CopyDescription =
-                serde_json::from_slice(&body).map_err(|_| Failure::invalid_arg())?;
+            let copy = requests::copy_description(&json_body(request).await?)?;
             state.store.copy(
                 &copy.source,
                 &copy.destination,
@@ -467,30 +209,12 @@ async fn serve(
         }
         Route::Provision => {
             let body = json_body(request).await?;
-            let mut types = state
-                .app_types
-                .lock()
-                .map_err(|_| Failure::null(500, "E_FAIL"))?;
-            let status = provision::provision(&state.store, &mut types, &body)?;
-            Ok(respond(status, Vec::new()))
+            let (provision, asynchronous) = requests::provision_description(&body)?;
+            let mut types = state.app_types.lock().map_err(FabricError::poisoned)?;
+            application_types::provision(&state.store, &mut types, &provision)?;
+            Ok(respond(if asynchronous { 202 } else { 200 }, Vec::new()))
         }
     }
-}
-
-/// A JSON request body of at most [`MAX_JSON_BODY`] bytes.
-async fn json_body(request: Request<Incoming>) -> Result<Bytes, Failure> {
-    Ok(Limited::new(request.into_body(), MAX_JSON_BODY)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE")
-            } else {
-                // Cut short by the client: nothing to read.
-                Failure::invalid_arg()
-            }
-        })?
-        .to_bytes())
 }
 
 /// GetImageStoreContent / GetImageStoreRootContent: 200 with a page, 204 for an empty
@@ -499,7 +223,7 @@ fn listing(
     state: &State,
     path: Option<&str>,
     query: &Query<'_>,
-) -> Result<Response<Full<Bytes>>, Failure> {
+) -> Result<Response<Full<Bytes>>, FabricError> {
     let token = query.get("ContinuationToken");
     let page = state
         .store
@@ -514,42 +238,4 @@ fn listing(
         } => (files, folders, token),
     };
     Ok(bodies::listing(&files, &folders, token))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_rules() {
-        let q = Query::parse("a=1&a=2&b=x=y&c=&d&E=5");
-        assert_eq!(q.get("a"), Some("1"));
-        assert_eq!(q.get("b"), None);
-        assert_eq!(q.get("c"), None);
-        assert_eq!(q.get("d"), None);
-        assert_eq!(q.get("e"), None);
-        assert_eq!(q.get("E"), Some("5"));
-    }
-
-    #[test]
-    fn api_versions() {
-        let ok =
-            |v: &str| check_api_version(&Query::parse(&format!("api-version={v}")), (9, 1)).is_ok();
-        assert!(ok("6.0") && ok("9.1") && ok("1.0"));
-        assert!(!ok("9.2") && !ok("10.0") && !ok("6") && !ok("six") && !ok("6.0a"));
-        assert!(check_api_version(&Query::parse(""), (9, 1)).is_err());
-    }
-
-    proptest::proptest! {
-        /// Routing and query parsing take any request target without panicking.
-        #[test]
-        fn any_target_is_routed_or_refused(path in "\\PC{0,80}", query in "\\PC{0,80}") {
-            for method in [Method::GET, Method::PUT, Method::POST, Method::DELETE] {
-                let _ = route(&method, &path);
-            }
-            let q = Query::parse(&query);
-            let _ = check_api_version(&q, (9, 1));
-            let _ = session_id(&q);
-        }
-    }
 }

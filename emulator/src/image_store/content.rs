@@ -6,15 +6,13 @@
 use std::{
     fs, io,
     path::{Path, PathBuf},
-    sync::atomic::AtomicU64,
-    time::{Duration, UNIX_EPOCH},
+    time::UNIX_EPOCH,
 };
 
-use hyper::body::Incoming;
 use uuid::Uuid;
 
-use super::sessions::{io_failure, normalise_path, store_segments};
-use crate::gateway::handler::{Failure, body_to_file};
+use super::sessions::{normalise_path, store_segments};
+use crate::fabric_error::{Code, FabricError};
 
 /// The folder marker uploaders write once a folder is complete.
 pub(crate) const MARKER: &str = "_.dir";
@@ -57,8 +55,8 @@ pub(crate) struct Store {
     incoming: PathBuf,
 }
 
-fn not_found_file() -> Failure {
-    Failure::null(404, "FABRIC_E_FILE_NOT_FOUND")
+fn not_found_file() -> FabricError {
+    FabricError::null(Code::FileNotFound)
 }
 
 fn modified_ms(meta: &fs::Metadata) -> i64 {
@@ -95,61 +93,63 @@ impl Store {
     }
 
     /// The file-system path of a store path, refusing anything that could escape.
-    pub fn locate(&self, path: &str) -> Result<PathBuf, Failure> {
+    pub fn locate(&self, path: &str) -> Result<PathBuf, FabricError> {
         let mut target = self.root.clone();
         target.extend(store_segments(path)?);
         Ok(target)
     }
 
-    /// UploadFile: receives the whole body into `incoming/`, syncs it, then renames it into
-    /// place, so a file is either the old one or all of the new one. A body that stops
-    /// sending for `idle` is cut (504); one longer than `max_bytes` refused (413).
-    pub async fn put(
-        &self,
-        path: &str,
-        body: Incoming,
-        idle: Duration,
-        max_bytes: u64,
-        received: &AtomicU64,
-    ) -> Result<(), Failure> {
+    /// UploadFile, first half: a new file in `incoming/` for the bytes of `path`. They go
+    /// into place with [`Self::place`] once all are written, so a file is either the old one
+    /// or all of the new one; a staged file never placed is removed.
+    pub async fn stage(&self, path: &str) -> Result<Staged, FabricError> {
         let target = self.locate(path)?;
         if target.is_dir() {
-            return Err(Failure::new(
-                400,
-                "E_INVALIDARG",
+            return Err(FabricError::new(
+                Code::InvalidArg,
                 format!("'{}' is a folder", normalise_path(path)),
             ));
         }
         let part = self
             .incoming
             .join(format!("{}.part", Uuid::new_v4().simple()));
-        let mut cleanup = PartFile(Some(part.clone()));
-        let mut file = tokio::fs::File::create(&part).await.map_err(io_failure)?;
-        // A client that disconnects mid-body: nothing is stored.
-        body_to_file(
-            body,
-            &mut file,
-            idle,
-            max_bytes,
-            Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"),
-            received,
-        )
-        .await?;
-        file.sync_all().await.map_err(io_failure)?;
+        let cleanup = PartFile(Some(part.clone()));
+        let file = tokio::fs::File::create(&part)
+            .await
+            .map_err(FabricError::io)?;
+        Ok(Staged {
+            file,
+            path: path.to_string(),
+            target,
+            part: cleanup,
+        })
+    }
+
+    /// UploadFile, second half: syncs the staged bytes and renames them into place.
+    pub async fn place(&self, staged: Staged) -> Result<(), FabricError> {
+        let Staged {
+            file,
+            path,
+            target,
+            mut part,
+        } = staged;
+        file.sync_all().await.map_err(FabricError::io)?;
         drop(file);
         if let Some(dir) = target.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(|_| {
-                Failure::new(
-                    400,
-                    "E_INVALIDARG",
-                    format!("a folder of '{}' is a file", normalise_path(path)),
+                FabricError::new(
+                    Code::InvalidArg,
+                    format!("a folder of '{}' is a file", normalise_path(&path)),
                 )
             })?;
         }
-        tokio::fs::rename(&part, &target)
-            .await
-            .map_err(io_failure)?;
-        cleanup.0 = None;
+        let Some(from) = part.0.take() else {
+            return Err(FabricError::null(Code::Fail));
+        };
+        if let Err(e) = tokio::fs::rename(&from, &target).await {
+            part.0 = Some(from);
+            return Err(FabricError::io(e));
+        }
         Ok(())
     }
 
@@ -160,7 +160,7 @@ impl Store {
         path: Option<&str>,
         token: Option<&str>,
         max_entries: usize,
-    ) -> Result<Listing, Failure> {
+    ) -> Result<Listing, FabricError> {
         let (dir, prefix) = match path {
             None => (self.root.clone(), String::new()),
             Some(path) => {
@@ -189,7 +189,7 @@ impl Store {
                 percent_encoding::percent_decode_str(t)
                     .decode_utf8()
                     .map(|s| s.into_owned())
-                    .map_err(|_| Failure::invalid_arg())
+                    .map_err(|_| FabricError::invalid_arg())
             })
             .transpose()?;
         // A folder exists only while it holds its marker: an unmarked one is incomplete,
@@ -198,7 +198,7 @@ impl Store {
             return Ok(Listing::Missing);
         }
         let mut names: Vec<(String, fs::Metadata)> = fs::read_dir(&dir)
-            .map_err(io_failure)?
+            .map_err(FabricError::io)?
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
@@ -251,11 +251,11 @@ impl Store {
     }
 
     /// Deletes a file, or a folder with everything in it.
-    pub fn delete(&self, path: &str) -> Result<(), Failure> {
+    pub fn delete(&self, path: &str) -> Result<(), FabricError> {
         let target = self.locate(path)?;
         match fs::symlink_metadata(&target) {
-            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&target).map_err(io_failure),
-            Ok(_) => fs::remove_file(&target).map_err(io_failure),
+            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&target).map_err(FabricError::io),
+            Ok(_) => fs::remove_file(&target).map_err(FabricError::io),
             Err(_) => Err(not_found_file()),
         }
     }
@@ -268,13 +268,12 @@ impl Store {
         destination: &str,
         skip_files: &[String],
         check_mark_file: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), FabricError> {
         let from = self.locate(source)?;
         let to = self.locate(destination)?;
         if to.starts_with(&from) {
-            return Err(Failure::new(
-                400,
-                "E_INVALIDARG",
+            return Err(FabricError::new(
+                Code::InvalidArg,
                 "The destination is inside the source.",
             ));
         }
@@ -282,7 +281,7 @@ impl Store {
         if meta.is_dir() && check_mark_file && !from.join(MARKER).is_file() {
             return Ok(());
         }
-        copy_tree(&from, &to, skip_files, &self.incoming).map_err(io_failure)
+        copy_tree(&from, &to, skip_files, &self.incoming).map_err(FabricError::io)
     }
 }
 
@@ -306,6 +305,15 @@ fn copy_tree(from: &Path, to: &Path, skip: &[String], incoming: &Path) -> io::Re
         copy_tree(&entry.path(), &to.join(&name), skip, incoming)?;
     }
     Ok(())
+}
+
+/// A whole-file upload being received; see [`Store::stage`].
+pub(crate) struct Staged {
+    /// Where the bytes go.
+    pub file: tokio::fs::File,
+    path: String,
+    target: PathBuf,
+    part: PartFile,
 }
 
 /// Removes a half-received upload unless it was renamed into place.

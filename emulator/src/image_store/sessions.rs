@@ -13,7 +13,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::gateway::handler::Failure;
+use crate::fabric_error::{Code, FabricError};
 
 /// What is kept of a session, on disk as `sessions/<id>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,15 +72,6 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// An I/O failure as the gateway would answer it: a file past the file system's limit is too
-/// large (413), anything else an internal failure.
-pub(crate) fn io_failure(error: io::Error) -> Failure {
-    match error.raw_os_error() {
-        Some(27) => Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"), // EFBIG
-        _ => Failure::null(500, "E_FAIL"),
-    }
-}
-
 /// The data file name a plan writes to.
 fn plan_data_name(plan: &ChunkPlan) -> String {
     plan.data
@@ -90,12 +81,12 @@ fn plan_data_name(plan: &ChunkPlan) -> String {
         .to_string()
 }
 
-fn range_error() -> Failure {
-    Failure::null(400, "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE")
+fn range_error() -> FabricError {
+    FabricError::null(Code::UploadSessionRangeNotSatisfiable)
 }
 
 /// `bytes {first}-{last}/{length}`.
-fn parse_content_range(header: Option<&str>) -> Result<(u64, u64, u64), Failure> {
+fn parse_content_range(header: Option<&str>) -> Result<(u64, u64, u64), FabricError> {
     let value = header.ok_or_else(range_error)?.trim();
     let rest = value.strip_prefix("bytes ").ok_or_else(range_error)?;
     let (span, size) = rest.split_once('/').ok_or_else(range_error)?;
@@ -105,15 +96,15 @@ fn parse_content_range(header: Option<&str>) -> Result<(u64, u64, u64), Failure>
 }
 
 /// The store path as relative file-system segments, refusing anything that could escape.
-pub(crate) fn store_segments(path: &str) -> Result<Vec<&str>, Failure> {
+pub(crate) fn store_segments(path: &str) -> Result<Vec<&str>, FabricError> {
     let segments: Vec<&str> = path.split(['\\', '/']).filter(|s| !s.is_empty()).collect();
     let unsafe_segment = |s: &&str| *s == "." || *s == ".." || s.contains(':') || s.contains('\0');
     if segments.is_empty() || segments.iter().any(unsafe_segment) {
-        return Err(Failure::invalid_arg());
+        return Err(FabricError::invalid_arg());
     }
     // Refused at chunk time too, so a session that could never be committed never starts.
     if path.len() > MAX_PATH_BYTES || segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
-        return Err(Failure::null(400, "FABRIC_E_PATH_TOO_LONG"));
+        return Err(FabricError::null(Code::PathTooLong));
     }
     Ok(segments)
 }
@@ -271,7 +262,7 @@ impl Uploads {
         path: &str,
         id: Uuid,
         content_range: Option<&str>,
-    ) -> Result<ChunkPlan, Failure> {
+    ) -> Result<ChunkPlan, FabricError> {
         self.expire();
         store_segments(path)?;
         let path = normalise_path(path);
@@ -281,9 +272,9 @@ impl Uploads {
             return Err(range_error());
         }
         if size > self.max_file_bytes {
-            return Err(Failure::null(413, "FABRIC_E_VALUE_TOO_LARGE"));
+            return Err(FabricError::null(Code::ValueTooLarge));
         }
-        let conflict = || Failure::null(409, "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT");
+        let conflict = || FabricError::null(Code::UploadSessionIdConflict);
         let (known_path, known_size) = match (self.sessions.get(&id), self.in_flight.get(&id)) {
             (Some(meta), _) => (Some(&meta.path), Some(meta.size)),
             (None, Some(flight)) => (Some(&flight.path), Some(flight.size)),
@@ -368,13 +359,13 @@ impl Uploads {
 
     /// Records a chunk whose bytes are on disk (and synced). Fails if its session was
     /// deleted while it streamed (its bytes went to the dead session's file, now removed).
-    pub fn finish_chunk(&mut self, plan: ChunkPlan) -> Result<(), Failure> {
+    pub fn finish_chunk(&mut self, plan: ChunkPlan) -> Result<(), FabricError> {
         let data = plan_data_name(&plan);
         let owner_alive = self.in_flight.get(&plan.id).is_some_and(|f| f.data == data)
             || self.sessions.get(&plan.id).is_some_and(|m| m.data == data);
         if !owner_alive {
             self.release(&plan);
-            return Err(Failure::invalid_arg());
+            return Err(FabricError::invalid_arg());
         }
         let ChunkPlan {
             id,
@@ -418,19 +409,22 @@ impl Uploads {
         meta.modified_ms = now;
         meta.touched_ms = now;
         let meta = meta.clone();
-        self.persist(id, &meta).map_err(io_failure)
+        self.persist(id, &meta).map_err(FabricError::io)
     }
 
     /// Puts a complete session's file into the store. The id is logged first, so a commit
     /// cut short (a crash) is finished on the next start instead of failing forever.
-    pub fn commit(&mut self, id: Uuid) -> Result<(), Failure> {
+    pub fn commit(&mut self, id: Uuid) -> Result<(), FabricError> {
         self.expire();
         if self.committed.contains(&id) && !self.sessions.contains_key(&id) {
             return Ok(());
         }
-        let meta = self.sessions.get(&id).ok_or_else(Failure::invalid_arg)?;
+        let meta = self
+            .sessions
+            .get(&id)
+            .ok_or_else(FabricError::invalid_arg)?;
         if meta.size == 0 || !meta.missing.is_empty() || self.in_flight.contains_key(&id) {
-            return Err(Failure::invalid_arg());
+            return Err(FabricError::invalid_arg());
         }
         store_segments(&meta.path)?;
         if !self.committed.contains(&id) {
@@ -438,10 +432,10 @@ impl Uploads {
                 .create(true)
                 .append(true)
                 .open(self.root.join("committed.log"))
-                .map_err(io_failure)?;
+                .map_err(FabricError::io)?;
             writeln!(log, "{id}")
                 .and_then(|()| log.sync_all())
-                .map_err(io_failure)?;
+                .map_err(FabricError::io)?;
             self.committed.insert(id);
         }
         self.finish_commit(id)
@@ -449,16 +443,19 @@ impl Uploads {
 
     /// Moves a logged commit's data into the store (unless that already happened) and drops
     /// the session.
-    fn finish_commit(&mut self, id: Uuid) -> Result<(), Failure> {
-        let meta = self.sessions.get(&id).ok_or_else(Failure::invalid_arg)?;
+    fn finish_commit(&mut self, id: Uuid) -> Result<(), FabricError> {
+        let meta = self
+            .sessions
+            .get(&id)
+            .ok_or_else(FabricError::invalid_arg)?;
         let mut target = self.store_dir();
         target.extend(store_segments(&meta.path)?);
         let data = self.data_path(&meta.data);
         if data.exists() {
             if let Some(dir) = target.parent() {
-                fs::create_dir_all(dir).map_err(io_failure)?;
+                fs::create_dir_all(dir).map_err(FabricError::io)?;
             }
-            fs::rename(&data, &target).map_err(io_failure)?;
+            fs::rename(&data, &target).map_err(FabricError::io)?;
         }
         self.sessions.remove(&id);
         let _ = fs::remove_file(self.meta_path(id));
@@ -494,7 +491,7 @@ mod tests {
         (dir, u)
     }
 
-    fn chunk(u: &mut Uploads, id: Uuid, range: &str) -> Result<(), Failure> {
+    fn chunk(u: &mut Uploads, id: Uuid, range: &str) -> Result<(), FabricError> {
         let plan = u.plan_chunk("a\\f.bin", id, Some(range))?;
         // What the HTTP handler does between plan and finish: the bytes land in the data file.
         let file = fs::OpenOptions::new()
@@ -516,36 +513,40 @@ mod tests {
         chunk(&mut u, id, "bytes 10-19/30").expect("middle");
         assert_eq!(u.by_id(id)[0].1.missing, [(0, 9), (20, 29)]);
         assert_eq!(
-            chunk(&mut u, id, "bytes 15-24/30").map_err(|f| f.status),
-            Err(400),
+            chunk(&mut u, id, "bytes 15-24/30").map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
             "overlap"
         );
         assert_eq!(
-            chunk(&mut u, id, "bytes 10-19/30").map_err(|f| f.status),
-            Err(400),
+            chunk(&mut u, id, "bytes 10-19/30").map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
             "re-sent"
         );
         assert_eq!(
-            chunk(&mut u, id, "bytes 0-9/31").map_err(|f| f.status),
-            Err(400),
+            chunk(&mut u, id, "bytes 0-9/31").map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
             "other total"
         );
         assert_eq!(
             u.plan_chunk("other", id, Some("bytes 0-9/30"))
                 .map(|_| ())
-                .map_err(|f| f.status),
-            Err(409)
+                .map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_UPLOAD_SESSION_ID_CONFLICT")
         );
         for bad in ["bytes 5-4/30", "bytes 0-30/30", "0-9/30", "bytes a-b/c", ""] {
             assert_eq!(
                 u.plan_chunk("a\\f.bin", Uuid::new_v4(), Some(bad))
                     .map(|_| ())
-                    .map_err(|f| f.code),
+                    .map_err(|f| f.code.as_str()),
                 Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
                 "{bad}"
             );
         }
-        assert_eq!(u.commit(id).map_err(|f| f.status), Err(400), "incomplete");
+        assert_eq!(
+            u.commit(id).map_err(|f| f.code.as_str()),
+            Err("E_INVALIDARG"),
+            "incomplete"
+        );
         chunk(&mut u, id, "bytes 0-9/30").expect("head");
         chunk(&mut u, id, "bytes 20-29/30").expect("tail");
         assert!(u.by_id(id)[0].1.missing.is_empty());
@@ -558,7 +559,7 @@ mod tests {
             u.in_flight
         );
         assert_eq!(
-            u.commit(Uuid::new_v4()).map_err(|f| f.code),
+            u.commit(Uuid::new_v4()).map_err(|f| f.code.as_str()),
             Err("E_INVALIDARG")
         );
     }

@@ -1,0 +1,102 @@
+//! What the system services answer when they refuse: a Service Fabric error code and the
+//! runtime's message. Only the gateway turns it into a status line and a body.
+
+use std::{borrow::Cow, fmt, io};
+
+/// The error codes the emulated services answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Code {
+    InvalidArg,
+    Fail,
+    Abort,
+    Timeout,
+    ValueTooLarge,
+    InvalidNameUri,
+    NameAlreadyExists,
+    NameDoesNotExist,
+    NameNotEmpty,
+    PathTooLong,
+    FileNotFound,
+    InvalidUploadSessionId,
+    UploadSessionIdConflict,
+    UploadSessionRangeNotSatisfiable,
+    ApplicationTypeAlreadyExists,
+    ImageBuilderValidationError,
+    ImageBuilderReservedDirectoryError,
+    ServiceManifestNotFound,
+}
+
+impl Code {
+    /// The code as the runtime writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidArg => "E_INVALIDARG",
+            Code::Fail => "E_FAIL",
+            Code::Abort => "E_ABORT",
+            Code::Timeout => "FABRIC_E_TIMEOUT",
+            Code::ValueTooLarge => "FABRIC_E_VALUE_TOO_LARGE",
+            Code::InvalidNameUri => "FABRIC_E_INVALID_NAME_URI",
+            Code::NameAlreadyExists => "FABRIC_E_NAME_ALREADY_EXISTS",
+            Code::NameDoesNotExist => "FABRIC_E_NAME_DOES_NOT_EXIST",
+            Code::NameNotEmpty => "FABRIC_E_NAME_NOT_EMPTY",
+            Code::PathTooLong => "FABRIC_E_PATH_TOO_LONG",
+            Code::FileNotFound => "FABRIC_E_FILE_NOT_FOUND",
+            Code::InvalidUploadSessionId => "FABRIC_E_INVALID_UPLOAD_SESSION_ID",
+            Code::UploadSessionIdConflict => "FABRIC_E_UPLOAD_SESSION_ID_CONFLICT",
+            Code::UploadSessionRangeNotSatisfiable => {
+                "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"
+            }
+            Code::ApplicationTypeAlreadyExists => "FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS",
+            Code::ImageBuilderValidationError => "FABRIC_E_IMAGEBUILDER_VALIDATION_ERROR",
+            Code::ImageBuilderReservedDirectoryError => {
+                "FABRIC_E_IMAGEBUILDER_RESERVED_DIRECTORY_ERROR"
+            }
+            Code::ServiceManifestNotFound => "FABRIC_E_SERVICE_MANIFEST_NOT_FOUND",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refusal: the code and the message the runtime writes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FabricError {
+    pub code: Code,
+    pub message: Cow<'static, str>,
+}
+
+impl FabricError {
+    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The message of codes that have no fixed text, as the runtime writes it.
+    pub fn null(code: Code) -> Self {
+        Self::new(code, "Null")
+    }
+
+    pub fn invalid_arg() -> Self {
+        Self::new(Code::InvalidArg, "Invalid argument")
+    }
+
+    /// An I/O failure as the runtime reports it: a file past the file system's limit is too
+    /// large, anything else an internal failure.
+    pub fn io(error: io::Error) -> Self {
+        match error.raw_os_error() {
+            Some(27) => Self::null(Code::ValueTooLarge), // EFBIG
+            _ => Self::null(Code::Fail),
+        }
+    }
+
+    /// A lock poisoned by a panic elsewhere: an internal failure.
+    pub fn poisoned<T>(_: T) -> Self {
+        Self::null(Code::Fail)
+    }
+}
