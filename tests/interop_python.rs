@@ -113,3 +113,37 @@ async fn our_request_targets_equal_the_python_sdks() {
         "byte-identical request targets"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_python_sdk_sees_the_runtimes_answers() {
+    let python = tokio::task::spawn_blocking(python).await.expect("venv");
+    let emulator = Emulator::start().await.expect("emulator");
+    // The SDK cannot upload bytes (the spec gives UploadChunk no body): our client does.
+    let client = Client::new(emulator.endpoint()).expect("client");
+    let id = servicefabric_rest::Uuid::new_v4();
+    let range = servicefabric_rest::ChunkRange { start: 0, end: 2 };
+    client
+        .upload_chunk("fidelity\\f.bin", id, range, 3, vec![1u8, 2, 3])
+        .await
+        .expect("chunk");
+    client.commit_upload_session(id).await.expect("commit");
+    let endpoint = emulator.endpoint().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        run(Command::new(python).arg(script()).args([
+            "fidelity",
+            &endpoint,
+            &id.to_string(),
+            "fidelity\\f.bin",
+        ]))
+    })
+    .await
+    .expect("sdk");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("summary");
+    assert_eq!(summary["conflicts"]["exists"][1], "Name already exists.");
+    assert!(
+        summary["not_emulated"]
+            .as_str()
+            .is_some_and(|m| m.contains("GET /Tools/Chaos/Schedule")),
+        "{summary}"
+    );
+}

@@ -46,7 +46,9 @@ pub fn sessions_table(sessions: &[UploadSession]) -> String {
                 s.session_id.to_string(),
                 s.store_relative_path.clone(),
                 s.file_size.to_string(),
-                s.missing_bytes().to_string(),
+                // An answer that does not add up is said to be so, never shown as "0".
+                s.checked_missing_bytes()
+                    .map_or_else(|| "inconsistent".to_string(), |n| n.to_string()),
                 if missing.is_empty() {
                     "-".into()
                 } else {
@@ -80,7 +82,9 @@ pub fn sessions_json(sessions: &[UploadSession]) -> String {
                 "FileSize": s.file_size,
                 "ModifiedDate": s.modified_date.map(|d| d.to_rfc3339()),
                 "ExpectedRanges": s.expected_ranges.iter().map(|r| serde_json::json!({"StartPosition": r.start, "EndPosition": r.end})).collect::<Vec<_>>(),
-                "MissingBytes": s.missing_bytes(),
+                // null, with Consistent false, when the ranges do not fit the file size.
+                "MissingBytes": s.checked_missing_bytes(),
+                "Consistent": s.checked_missing_bytes().is_some(),
             })
         })
         .collect();

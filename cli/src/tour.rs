@@ -205,11 +205,12 @@ async fn walk(client: &Client, scene: &Scene) -> Result<(), Failure> {
         client.commit_upload_session(id).await?;
         let after = client.upload_sessions_by_id(id).await?;
         out(format_args!(
-            "  committed; the session is now {} (the gateway answers 204)\n",
-            if after.is_empty() {
-                "gone"
+            "  committed; the gateway {} (it keeps a committed session until it is deleted or \
+             expires)\n",
+            if after.iter().any(|s| s.is_complete()) {
+                "still lists the session, with no missing range"
             } else {
-                "still listed"
+                "no longer lists the session"
             }
         ))
     } else {

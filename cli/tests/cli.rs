@@ -161,7 +161,10 @@ fn tour_walks_the_seed_operations() {
         out.contains("fb2da2b2-7cb4-45d2-a2e6-c4888d205bc5"),
         "{out}"
     );
-    assert!(out.contains("committed; the session is now gone"), "{out}");
+    assert!(
+        out.contains("committed; the gateway still lists the session, with no missing range"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -742,4 +745,61 @@ fn walk_files(dir: &std::path::Path) -> usize {
             })
             .sum()
     })
+}
+
+#[test]
+fn a_session_whose_ranges_do_not_fit_its_size_is_inconsistent_not_zero_missing() {
+    // FileSize 0 with a range to u64::MAX: clamping would say "0 missing".
+    let url = support::serve(|_, _, _| {
+        support::one_session(
+            "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+            "odd.bin",
+            0,
+            (0, u64::MAX),
+        )
+    });
+    let id = [
+        "--id",
+        "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+        "--endpoint",
+        &url,
+    ];
+    let (code, out, err) = sfrest(&[&["upload-session"][..], &id[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    let row = out.lines().nth(1).unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells.get(3), Some(&"inconsistent"), "{out}");
+    assert!(
+        cells
+            .get(4)
+            .is_some_and(|r| r.contains("18446744073709551615")),
+        "{out}"
+    );
+
+    let (code, out, err) = sfrest(&[&["upload-session", "--json"][..], &id[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json[0]["MissingBytes"], serde_json::Value::Null, "{out}");
+    assert_eq!(json[0]["Consistent"], false, "{out}");
+
+    // A consistent one still shows its count.
+    let url = support::serve(|_, _, _| {
+        support::one_session("4a2340e8-d8d8-497c-95fe-cdaa1052f33b", "ok.bin", 10, (2, 9))
+    });
+    let (_, out, _) = sfrest(&[
+        "upload-session",
+        "--json",
+        "--id",
+        "4a2340e8-d8d8-497c-95fe-cdaa1052f33b",
+        "--endpoint",
+        &url,
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (
+            json[0]["MissingBytes"].as_u64(),
+            json[0]["Consistent"].as_bool()
+        ),
+        (Some(8), Some(true))
+    );
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-use servicefabric_rest::{ChunkRange, Error, Result, UploadSession};
+use servicefabric_rest::{ChunkRange, Error, Result, UploadSession, paths::store_form};
 
 use crate::workflow::Workflow;
 
@@ -242,12 +242,21 @@ impl Workflow<'_> {
             }
         };
         let acknowledged = size - missing.iter().map(ChunkRange::len).sum::<u64>().min(size);
+        let complete = session.as_ref().is_some_and(UploadSession::is_complete);
         if state.first_read {
-            report.resumed_bytes = acknowledged;
             state.first_read = false;
+            // The gateway keeps a committed session listed, complete, until it expires: found
+            // at the start of a run, it may be an upload an earlier run finished. The store
+            // tells: the file there with the session's size means done, with no second commit
+            // and nothing counted as resumed.
+            if complete && self.stored_with_size(content_path, size).await? {
+                notify(options, size, size);
+                return Ok(true);
+            }
+            report.resumed_bytes = acknowledged;
         }
         notify(options, acknowledged, size);
-        if session.as_ref().is_some_and(UploadSession::is_complete) {
+        if complete {
             state.committing = true;
             self.commit_upload_session(id).await?;
             return Ok(true);
@@ -283,6 +292,19 @@ impl Workflow<'_> {
         }
         state.complete_passes += 1;
         Ok(false)
+    }
+
+    /// Whether the image store holds `content_path` as a file of `size` bytes.
+    async fn stored_with_size(&self, content_path: &str, size: u64) -> Result<bool> {
+        let wanted = store_form(content_path);
+        match self.store_content_page(Some(content_path), None).await {
+            Ok(page) => Ok(page
+                .files
+                .iter()
+                .any(|f| store_form(&f.path) == wanted && f.size == size)),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The session to use, from the options and the resume record; writes the record.

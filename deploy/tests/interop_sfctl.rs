@@ -122,3 +122,37 @@ fn walk(root: &Path) -> Vec<(String, Vec<u8>)> {
     }
     out
 }
+
+/// sfctl expected to fail: its exit status and stderr.
+fn sfctl_failing(home: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(sfctl())
+        .env("HOME", home)
+        .args(args)
+        .output()
+        .expect("sfctl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sfctl_is_told_what_the_emulator_does_not_implement() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let work = tempfile::tempdir().expect("tempdir");
+    let home = work.path().to_path_buf();
+    let endpoint = emulator.endpoint().to_string();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        sfctl_in(&home, &["settings", "telemetry", "set-telemetry", "--off"]);
+        sfctl_in(&home, &["cluster", "select", "--endpoint", &endpoint]);
+        sfctl_failing(&home, &["chaos", "schedule", "get"])
+    })
+    .await
+    .expect("sfctl");
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("not implemented by the emulator")
+            && output.contains("GET /Tools/Chaos/Schedule"),
+        "sfctl shows the emulator's message: {output}"
+    );
+}

@@ -513,3 +513,163 @@ async fn a_resume_record_resumes_and_starts_over_when_the_file_changed() {
         changed
     );
 }
+
+/// A gateway that keeps every session forever, complete: GetUploadSession shows `lost.bin`
+/// with nothing missing; the store holds `stored` bytes of it (`None`: not there).
+async fn keeps_sessions_forever(stored: Option<u64>) -> support::Stub {
+    support::serve(move |target| {
+        if target.contains("GetUploadSession") {
+            support::reply(
+                200,
+                "OK",
+                r#"{"UploadSessions":[{"StoreRelativePath":"lost.bin","SessionId":"4a2340e8-d8d8-497c-95fe-cdaa1052f33b","FileSize":"1000","ModifiedDate":"2017-09-28T17:06:37.26Z","ExpectedRanges":[]}]}"#,
+            )
+        } else if target.starts_with("/ImageStore/lost.bin?") {
+            match stored {
+                Some(size) => support::reply(
+                    200,
+                    "OK",
+                    &format!(
+                        r#"{{"StoreFiles":[{{"FileSize":"{size}","FileVersion":{{"VersionNumber":"1","EpochDataLossNumber":"1","EpochConfigurationNumber":"1"}},"ModifiedDate":"2017-09-28T17:06:38.00Z","StoreRelativePath":"lost.bin"}}],"StoreFolders":[],"ContinuationToken":""}}"#
+                    ),
+                ),
+                None => support::reply(404, "Not Found", ""),
+            }
+        } else {
+            support::reply(200, "OK", "")
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_listed_complete_session_whose_file_is_stored_is_done_without_a_commit() {
+    let (file, _) = file_of(1000);
+    let same_session = UploadOptions {
+        session_id: Some("4a2340e8-d8d8-497c-95fe-cdaa1052f33b".parse().expect("id")),
+        ..options(1000)
+    };
+    // The store holds the file with the session's size: an earlier run committed it.
+    let stub = keeps_sessions_forever(Some(1000)).await;
+    let report = Client::new(&stub.url)
+        .expect("client")
+        .upload_file(file.path(), "lost.bin", &same_session)
+        .await
+        .expect("already done");
+    assert_eq!(
+        (report.bytes_sent, report.resumed_bytes, report.chunks_sent),
+        (0, 0, 0),
+        "{report:?}"
+    );
+    let targets = stub.targets();
+    assert!(
+        !targets
+            .iter()
+            .any(|t| t.contains("CommitUploadSession") || t.contains("UploadChunk")),
+        "{targets:?}"
+    );
+
+    // Not in the store (or another size): the session is committed, once.
+    for stored in [None, Some(999)] {
+        let stub = keeps_sessions_forever(stored).await;
+        Client::new(&stub.url)
+            .expect("client")
+            .upload_file(file.path(), "lost.bin", &same_session)
+            .await
+            .expect("committed");
+        let commits = stub
+            .targets()
+            .iter()
+            .filter(|t| t.contains("CommitUploadSession"))
+            .count();
+        assert_eq!(commits, 1, "{stored:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_run_again_after_a_commit_sends_nothing_against_the_emulator() {
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let (file, data) = file_of(120_000);
+    let first = Emulator::builder()
+        .data_dir(data_dir.path())
+        .start()
+        .await
+        .expect("emulator");
+    let report = Client::new(first.endpoint())
+        .expect("client")
+        .upload_file(file.path(), "again\\f.bin", &options(50_000))
+        .await
+        .expect("first run");
+    first.shutdown().await;
+
+    // A second run names the same session (a resume record left by a crash after the
+    // commit, or --session-id). The emulator keeps the committed session listed; every
+    // commit it would receive now fails, so a second commit would fail the run.
+    let plan: servicefabric_emulator::FaultPlan = "seed=1;CommitImageStoreUploadSession:503=1"
+        .parse()
+        .expect("plan");
+    let second = Emulator::builder()
+        .data_dir(data_dir.path())
+        .faults(plan)
+        .start()
+        .await
+        .expect("emulator");
+    let before = second.received_bytes();
+    let again = Client::new(second.endpoint())
+        .expect("client")
+        .upload_file(
+            file.path(),
+            "again\\f.bin",
+            &UploadOptions {
+                session_id: Some(report.session_id),
+                ..options(50_000)
+            },
+        )
+        .await
+        .expect("done, with no second commit");
+    assert_eq!((again.bytes_sent, again.resumed_bytes), (0, 0), "{again:?}");
+    assert_eq!(second.received_bytes(), before);
+    assert_eq!(
+        std::fs::read(second.data_dir().join("store/again/f.bin")).expect("stored"),
+        data
+    );
+
+    // A complete session that was never committed is committed by the next run.
+    let client = Client::new(second.endpoint()).expect("client");
+    let id = Uuid::new_v4();
+    client
+        .upload_chunk(
+            "again\\g.bin",
+            id,
+            ChunkRange {
+                start: 0,
+                end: 119_999,
+            },
+            120_000,
+            data.clone(),
+        )
+        .await
+        .expect("every byte, no commit");
+    second.shutdown().await;
+    let third = Emulator::builder()
+        .data_dir(data_dir.path())
+        .start()
+        .await
+        .expect("emulator");
+    Client::new(third.endpoint())
+        .expect("client")
+        .upload_file(
+            file.path(),
+            "again\\g.bin",
+            &UploadOptions {
+                session_id: Some(id),
+                ..options(50_000)
+            },
+        )
+        .await
+        .expect("committed");
+    assert_eq!(
+        std::fs::read(third.data_dir().join("store/again/g.bin")).expect("stored"),
+        data
+    );
+}

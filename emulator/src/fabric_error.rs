@@ -56,6 +56,23 @@ impl Code {
     }
 }
 
+impl Code {
+    /// The runtime's resource text for the code, where it has one.
+    pub fn text(self) -> Option<&'static str> {
+        Some(match self {
+            Code::InvalidArg | Code::ValueTooLarge => "Invalid argument",
+            Code::Abort => "Operation canceled.",
+            Code::Timeout => "Operation timed out.",
+            Code::InvalidNameUri => "Invalid name URI.",
+            Code::NameAlreadyExists => "Name already exists.",
+            Code::NameDoesNotExist => "Name does not exist.",
+            Code::NameNotEmpty => "Name not empty.",
+            Code::InvalidUploadSessionId => "The upload session identity is invalid.",
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -77,26 +94,27 @@ impl FabricError {
         }
     }
 
-    /// The message of codes that have no fixed text, as the runtime writes it.
-    pub fn null(code: Code) -> Self {
-        Self::new(code, "Null")
+    /// A refusal with the runtime's resource text for its code, or the literal `Null` the
+    /// gateway writes for codes that have none.
+    pub fn of(code: Code) -> Self {
+        Self::new(code, code.text().unwrap_or("Null"))
     }
 
     pub fn invalid_arg() -> Self {
-        Self::new(Code::InvalidArg, "Invalid argument")
+        Self::of(Code::InvalidArg)
     }
 
     /// An I/O failure as the runtime reports it: a file past the file system's limit is too
     /// large, anything else an internal failure.
     pub fn io(error: io::Error) -> Self {
         match error.raw_os_error() {
-            Some(27) => Self::null(Code::ValueTooLarge), // EFBIG
-            _ => Self::null(Code::Fail),
+            Some(27) => Self::of(Code::ValueTooLarge), // EFBIG
+            _ => Self::of(Code::Fail),
         }
     }
 
     /// A lock poisoned by a panic elsewhere: an internal failure.
     pub fn poisoned<T>(_: T) -> Self {
-        Self::null(Code::Fail)
+        Self::of(Code::Fail)
     }
 }

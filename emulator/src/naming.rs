@@ -145,7 +145,7 @@ fn replay(log: &Path, names: &mut Names) -> io::Result<()> {
 
 /// Checks a full name as Naming does.
 pub(crate) fn validate(name: &str) -> Result<(), FabricError> {
-    let bad = || FabricError::null(Code::InvalidNameUri);
+    let bad = || FabricError::of(Code::InvalidNameUri);
     let rest = name.strip_prefix(ROOT).ok_or_else(bad)?;
     if rest.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
@@ -166,7 +166,7 @@ fn parent(name: &str) -> Option<&str> {
 }
 
 fn not_found() -> FabricError {
-    FabricError::new(Code::NameDoesNotExist, "Name does not exist.")
+    FabricError::of(Code::NameDoesNotExist)
 }
 
 impl Names {
@@ -193,7 +193,7 @@ impl Names {
     pub fn create(&mut self, name: &str) -> Result<(), FabricError> {
         validate(name)?;
         if self.exists(name) {
-            return Err(FabricError::null(Code::NameAlreadyExists));
+            return Err(FabricError::of(Code::NameAlreadyExists));
         }
         let mut missing = vec![name.to_string()];
         let mut cursor = name;
@@ -221,7 +221,7 @@ impl Names {
             return Err(not_found());
         }
         if self.descendants(name, None).next().is_some() {
-            return Err(FabricError::null(Code::NameNotEmpty));
+            return Err(FabricError::of(Code::NameNotEmpty));
         }
         self.entries.remove(name);
         if let Some(p) = parent(name) {
@@ -314,7 +314,7 @@ fn escape_token(name: &str) -> String {
 /// `<last name>$<version>`, unescaped once; the name must lie under `parent`.
 fn parse_token(parent: &str, raw: &str) -> Result<(String, u64), FabricError> {
     if raw.chars().count() > MAX_TOKEN_CHARS {
-        return Err(FabricError::null(Code::ValueTooLarge));
+        return Err(FabricError::of(Code::ValueTooLarge));
     }
     let invalid = || FabricError::invalid_arg();
     let token = percent_encoding::percent_decode_str(raw)

@@ -65,6 +65,7 @@ pub(crate) fn apply(naming: &Naming, uploads: &Mutex<Uploads>) -> io::Result<()>
                 modified_ms: *modified_ms,
                 touched_ms: now_ms(),
                 data: String::new(), // chosen by insert
+                committed: false,
             };
             uploads.insert(id, meta)?;
         }

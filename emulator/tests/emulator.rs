@@ -223,23 +223,26 @@ async fn query_and_routing_rules() {
     )
     .to_string();
     assert!(!lower.contains("Name-1"), "{lower}");
-    // `~` reads as `/`; a raw `/` or `%2F` in an image-store key both join into one path.
+    // `~` reads as `/` in a name.
     assert!(
         body(&get(&e, "/Names/samples~apps/$/GetSubNames?api-version=6.0").await)
             .contains("NotepadApp")
     );
-    for path in [
-        "SwaggerTest%5CCommon.dll",
-        "SwaggerTest/Common.dll",
-        "SwaggerTest%2FCommon.dll",
-        "SwaggerTest/Common.dll/",
+    // An upload session's path is matched as received: the seeded sessions are under
+    // `SwaggerTest\Common.dll`, and `SwaggerTest/Common.dll` (raw `/`, `%2F`, or a trailing
+    // `/` that the route drops) is another path, with no session.
+    for (path, status) in [
+        ("SwaggerTest%5CCommon.dll", "200"),
+        ("SwaggerTest/Common.dll", "204"),
+        ("SwaggerTest%2FCommon.dll", "204"),
+        ("SwaggerTest/Common.dll/", "204"),
     ] {
         let answer = get(
             &e,
             &format!("/ImageStore/{path}/$/GetUploadSession?api-version=6.0"),
         )
         .await;
-        assert!(status_line(&answer).contains("200"), "{path}: {answer}");
+        assert!(status_line(&answer).contains(status), "{path}: {answer}");
     }
     // Query values are not decoded: an encoded GUID fails.
     let answer = get(&e, "/ImageStore/$/GetUploadSession?api-version=6.0&session-id=4a2340e8%2Dd8d8-497c-95fe-cdaa1052f33b").await;
@@ -455,12 +458,32 @@ async fn upload_lifecycle_with_resume_and_commit() {
     let stored = std::fs::read(e.data_dir().join("store/apps/demo/pkg.zip"))
         .expect("committed file on disk");
     assert_eq!(stored, data);
+    // The runtime keeps a committed session listed, complete, until it is deleted or expires.
+    let kept = client
+        .upload_sessions_by_id(id)
+        .await
+        .expect("after commit");
+    assert!(kept.len() == 1 && kept[0].is_complete(), "{kept:?}");
+    assert!(kept[0].expected_ranges.is_empty());
+    assert_eq!(
+        client
+            .upload_sessions_by_path(path)
+            .await
+            .expect("by path")
+            .len(),
+        1
+    );
+    client.delete_upload_session(id).await.expect("delete");
     assert!(
         client
             .upload_sessions_by_id(id)
             .await
             .expect("gone")
             .is_empty()
+    );
+    assert_eq!(
+        std::fs::read(e.data_dir().join("store/apps/demo/pkg.zip")).expect("still stored"),
+        data
     );
 
     let other = Uuid::new_v4();
@@ -767,4 +790,208 @@ async fn a_slow_chunk_does_not_block_others_and_an_abandoned_one_frees_its_range
         std::fs::read(e.data_dir().join("store/cut.bin")).expect("stored"),
         vec![1u8; 1_000]
     );
+}
+
+/// The `Message` of a FabricError answer.
+fn message(answer: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body(answer)).unwrap_or_default();
+    value["Error"]["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn error_code(answer: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body(answer)).unwrap_or_default();
+    value["Error"]["Code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn committed_sessions_stay_listed_until_they_expire() {
+    let e = Emulator::builder()
+        .session_ttl(Duration::from_millis(300))
+        .start()
+        .await
+        .expect("emulator");
+    let client = Client::new(e.endpoint()).expect("client");
+    let id = Uuid::new_v4();
+    client
+        .upload_chunk(
+            "kept\\f.bin",
+            id,
+            ChunkRange { start: 0, end: 1 },
+            2,
+            vec![7u8, 8],
+        )
+        .await
+        .expect("chunk");
+    client.commit_upload_session(id).await.expect("commit");
+    for found in [
+        client.upload_sessions_by_id(id).await.expect("by id"),
+        client
+            .upload_sessions_by_path("kept\\f.bin")
+            .await
+            .expect("by path"),
+    ] {
+        assert!(
+            found.len() == 1 && found[0].expected_ranges.is_empty(),
+            "{found:?}"
+        );
+    }
+    client
+        .commit_upload_session(id)
+        .await
+        .expect("a second commit answers 200");
+    assert_eq!(
+        std::fs::read(e.data_dir().join("store/kept/f.bin")).expect("stored"),
+        [7, 8]
+    );
+    // Listing does not refresh a session: it expires after its last chunk, committed or not.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        client
+            .upload_sessions_by_id(id)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let gone = client.commit_upload_session(id).await.expect_err("expired");
+    assert_eq!(gone.code(), Some(&ErrorCode::InvalidArg));
+    assert!(
+        e.data_dir().join("store/kept/f.bin").is_file(),
+        "the file stays"
+    );
+}
+
+#[tokio::test]
+async fn a_chunk_naming_another_total_gets_e_invalidarg() {
+    let e = Emulator::start().await.expect("emulator");
+    let client = Client::new(e.endpoint()).expect("client");
+    let id = Uuid::new_v4();
+    client
+        .upload_chunk("t.bin", id, ChunkRange { start: 0, end: 0 }, 4, vec![1u8])
+        .await
+        .expect("first chunk");
+    let put = |range: &str| {
+        format!(
+            "PUT /ImageStore/t.bin/$/UploadChunk?api-version=6.0&session-id={id} HTTP/1.1\r\n\
+             Host: x\r\nContent-Range: {range}\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"
+        )
+    };
+    // Another total, even with a range the other checks would refuse: the total comes first.
+    for range in ["bytes 1-1/5", "bytes 9-9/5"] {
+        let answer = raw(&e, &put(range)).await;
+        assert!(status_line(&answer).contains("400"), "{answer}");
+        assert_eq!(error_code(&answer), "E_INVALIDARG", "{range}: {answer}");
+    }
+    // The same total with a bad range: the range error, whose message is `Null`.
+    let answer = raw(&e, &put("bytes 9-9/4")).await;
+    assert_eq!(
+        error_code(&answer),
+        "FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"
+    );
+    assert_eq!(message(&answer), "Null");
+}
+
+#[tokio::test]
+async fn refusals_carry_the_runtimes_messages() {
+    let (e, client) = seeded().await;
+    let create = |name: &str| {
+        let body = format!("{{\"Name\":\"{name}\"}}");
+        format!(
+            "POST /Names/$/Create?api-version=6.0 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let cases = [
+        (
+            raw(&e, &create("fabric:/samples/apps")).await,
+            "409",
+            "FABRIC_E_NAME_ALREADY_EXISTS",
+            "Name already exists.",
+        ),
+        (
+            raw(
+                &e,
+                "DELETE /Names/samples?api-version=6.0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await,
+            "409",
+            "FABRIC_E_NAME_NOT_EMPTY",
+            "Name not empty.",
+        ),
+        (
+            raw(&e, &create("fabric:/a$b")).await,
+            "400",
+            "FABRIC_E_INVALID_NAME_URI",
+            "Invalid name URI.",
+        ),
+        (
+            get(&e, "/Names/nope/$/GetSubNames?api-version=6.0").await,
+            "404",
+            "FABRIC_E_NAME_DOES_NOT_EXIST",
+            "Name does not exist.",
+        ),
+        (
+            get(&e, "/ImageStore/$/GetUploadSession?api-version=6.0&session-id=x").await,
+            "400",
+            "FABRIC_E_INVALID_UPLOAD_SESSION_ID",
+            "The upload session identity is invalid.",
+        ),
+        (
+            get(&e, "/Names/samples/$/GetSubNames").await,
+            "400",
+            "E_INVALIDARG",
+            "Invalid argument",
+        ),
+        (
+            get(&e, "/Names/samples/$/GetSubNames?api-version=6.0&Recursive=yes").await,
+            "400",
+            "E_INVALIDARG",
+            "The parameter Recursive has invalid value 'yes'. Expected true/false.",
+        ),
+    ];
+    for (answer, status, code, text) in cases {
+        assert!(status_line(&answer).contains(status), "{answer}");
+        assert_eq!(error_code(&answer), code, "{answer}");
+        assert_eq!(message(&answer), text, "{answer}");
+    }
+    // `Recursive` compares case-insensitively, and `False` lists only children.
+    let children = get(
+        &e,
+        "/Names/samples/$/GetSubNames?api-version=6.0&Recursive=False",
+    )
+    .await;
+    assert!(status_line(&children).contains("200"), "{children}");
+    assert!(!body(&children).contains("NotepadApp"), "{children}");
+    // The client sees the same texts.
+    let exists = client
+        .create_name("fabric:/samples/apps")
+        .await
+        .expect_err("exists");
+    assert!(
+        exists.to_string().contains("Name already exists."),
+        "{exists}"
+    );
+}
+
+#[tokio::test]
+async fn an_operation_the_emulator_lacks_says_so() {
+    let e = Emulator::start().await.expect("emulator");
+    let answer = get(&e, "/Applications/$/GetApplicationInfoList?api-version=6.0").await;
+    assert!(status_line(&answer).contains("400"), "{answer}");
+    assert_eq!(error_code(&answer), "E_INVALIDARG");
+    let text = message(&answer);
+    assert!(
+        text.contains("GET /Applications/$/GetApplicationInfoList")
+            && text.contains("not implemented by the emulator"),
+        "{text}"
+    );
+    // A known route with a bad argument keeps the runtime's plain text.
+    let bad = get(&e, "/Names/samples/$/GetSubNames?api-version=99.0").await;
+    assert_eq!(message(&bad), "Invalid argument");
 }

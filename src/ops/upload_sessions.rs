@@ -27,7 +27,8 @@ enum ChunkState {
     Unclear,
 }
 
-/// An image-store upload session: a file being uploaded in chunks, not yet committed.
+/// An image-store upload session: a file being uploaded in chunks. The gateway keeps a
+/// committed session listed, complete, until it is deleted or expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSession {
     /// Path relative to the image store root, with Windows backslashes (`SwaggerTest\Common.dll`).
@@ -125,7 +126,39 @@ impl UploadSession {
     /// # Ok(()) }
     /// ```
     pub fn is_complete(&self) -> bool {
-        self.file_size > 0 && self.missing_bytes() == 0
+        self.file_size > 0 && self.checked_missing_bytes() == Some(0)
+    }
+
+    /// Bytes the gateway still expects, or `None` when its answer does not add up: a range
+    /// that ends before it starts or reaches past the file, or ranges whose sum overflows.
+    /// (The 0-byte file's `0..=0`, a known quirk of the gateway, counts as nothing missing.)
+    /// [`Self::missing_bytes`] clamps such an answer instead; show this one to people, so that
+    /// an inconsistent answer is never reported as "0 missing".
+    ///
+    /// ```
+    /// # use servicefabric_rest::{ChunkRange, UploadSession, Uuid};
+    /// let session = UploadSession {
+    ///     store_relative_path: "a.bin".into(),
+    ///     session_id: Uuid::nil(),
+    ///     modified_date: None,
+    ///     file_size: 0,
+    ///     expected_ranges: vec![ChunkRange { start: 0, end: u64::MAX }],
+    /// };
+    /// assert_eq!(session.missing_bytes(), 0); // clamped to the file size
+    /// assert_eq!(session.checked_missing_bytes(), None); // the answer is inconsistent
+    /// assert!(!session.is_complete());
+    /// ```
+    pub fn checked_missing_bytes(&self) -> Option<u64> {
+        let zero_byte_quirk =
+            self.file_size == 0 && self.expected_ranges == [ChunkRange { start: 0, end: 0 }];
+        if zero_byte_quirk {
+            return Some(0);
+        }
+        self.expected_ranges.iter().try_fold(0u64, |sum, r| {
+            (r.start <= r.end && r.end < self.file_size)
+                .then(|| sum.checked_add(r.len()))
+                .flatten()
+        })
     }
 
     /// Converts the generated type, checking every field the gateway must send.

@@ -2,6 +2,9 @@
 
 usage: python_sdk.py seeded ENDPOINT   -- check answers against the seeded state
        python_sdk.py targets ENDPOINT  -- send the gateway.md cases (the stub records them)
+       python_sdk.py fidelity ENDPOINT SESSION_ID PATH
+                                       -- a committed session, name conflicts' messages, and
+                                          an operation the emulator does not implement
 """
 import json
 import sys
@@ -68,5 +71,42 @@ def targets(endpoint):
     sf.get_sub_name_info_list("samples", recursive=True, continuation_token="fabric:/samples/apps/PersistentQueueApp$131439231986491349")
 
 
+def refusal(call):
+    """The (code, message) of the FabricError a call raises."""
+    try:
+        call()
+    except Exception as e:
+        error = getattr(getattr(e, "error", None), "error", None)
+        assert error is not None, "expected a FabricError, got %r" % (e,)
+        return error.code, error.message
+    raise AssertionError("the call was expected to fail")
+
+
+def fidelity(endpoint, session_id, path):
+    sf = client(endpoint)
+    # A committed session stays listed, complete, and commits again with 200.
+    by_id = sf.get_image_store_upload_session_by_id(session_id).upload_sessions
+    assert len(by_id) == 1 and by_id[0].expected_ranges == [], by_id
+    by_path = sf.get_image_store_upload_session_by_path(path).upload_sessions
+    assert [s.session_id for s in by_path] == [session_id], by_path
+    sf.commit_image_store_upload_session(session_id)
+
+    # The runtime's texts for the name conflicts.
+    sf.create_name("fabric:/fidelity/parent/child")
+    conflicts = {
+        "exists": refusal(lambda: sf.create_name("fabric:/fidelity/parent/child")),
+        "not_empty": refusal(lambda: sf.delete_name("fidelity/parent")),
+        "missing": refusal(lambda: sf.delete_name("fidelity/nope")),
+    }
+    assert conflicts["exists"] == ("FABRIC_E_NAME_ALREADY_EXISTS", "Name already exists."), conflicts
+    assert conflicts["not_empty"] == ("FABRIC_E_NAME_NOT_EMPTY", "Name not empty."), conflicts
+    assert conflicts["missing"] == ("FABRIC_E_NAME_DOES_NOT_EXIST", "Name does not exist."), conflicts
+
+    # An operation the emulator lacks: the gateway's 400 E_INVALIDARG, saying so.
+    code, message = refusal(lambda: sf.get_chaos_schedule())
+    assert code == "E_INVALIDARG" and "not implemented by the emulator" in message, (code, message)
+    print(json.dumps({"conflicts": conflicts, "not_emulated": message}))
+
+
 if __name__ == "__main__":
-    {"seeded": seeded, "targets": targets}[sys.argv[1]](sys.argv[2])
+    {"seeded": seeded, "targets": targets, "fidelity": fidelity}[sys.argv[1]](*sys.argv[2:])

@@ -44,7 +44,7 @@ pub(crate) async fn upload_chunk(
         .ok_or_else(FabricError::invalid_arg)?;
     let expected = plan.end - plan.start + 1; // the plan has start <= end < size
     if expected > state.config.max_chunk_bytes {
-        return Err(FabricError::null(Code::ValueTooLarge));
+        return Err(FabricError::of(Code::ValueTooLarge));
     }
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)

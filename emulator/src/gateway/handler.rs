@@ -44,9 +44,9 @@ pub(crate) async fn handle(
         tokio::time::sleep(latency).await;
     }
     match fate {
-        Fate::Busy => return Ok(whole(answers::failure(&FabricError::null(Code::Abort)))),
+        Fate::Busy => return Ok(whole(answers::failure(&FabricError::of(Code::Abort)))),
         Fate::Timeout => {
-            let timeout = FabricError::new(Code::Timeout, "Operation timed out.");
+            let timeout = FabricError::of(Code::Timeout);
             return Ok(whole(answers::failure(&timeout)));
         }
         Fate::Drop if faults::declared_length(&request) > 0 => {
@@ -152,9 +152,7 @@ async fn serve(
             Ok(respond(201, Vec::new()))
         }
         Route::SubNames(name) => {
-            let recursive = query
-                .get("Recursive")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let recursive = recursive(&query)?;
             let token = query.get("ContinuationToken");
             let limits = PageLimits {
                 bytes: state.config.page_bytes,
@@ -186,7 +184,7 @@ async fn serve(
                 &mut staged.file,
                 state.config.idle_timeout,
                 state.config.max_file_bytes,
-                FabricError::null(Code::ValueTooLarge),
+                FabricError::of(Code::ValueTooLarge),
                 &state.received,
             )
             .await?;
@@ -214,6 +212,20 @@ async fn serve(
             application_types::provision(&state.store, &mut types, &provision)?;
             Ok(respond(if asynchronous { 202 } else { 200 }, Vec::new()))
         }
+    }
+}
+
+/// `Recursive`: absent, `true` or `false` (compared case-insensitively); anything else is
+/// refused with the runtime's message.
+fn recursive(query: &Query<'_>) -> Result<bool, FabricError> {
+    match query.get("Recursive") {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(FabricError::new(
+            Code::InvalidArg,
+            format!("The parameter Recursive has invalid value '{v}'. Expected true/false."),
+        )),
     }
 }
 

@@ -49,7 +49,7 @@ pub(crate) fn session_id(query: &Query<'_>) -> Result<Uuid, FabricError> {
     query
         .get("session-id")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| FabricError::null(Code::InvalidUploadSessionId))
+        .ok_or_else(|| FabricError::of(Code::InvalidUploadSessionId))
 }
 
 pub(crate) fn decode_once(raw: &str) -> Result<String, FabricError> {

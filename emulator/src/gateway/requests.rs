@@ -20,7 +20,7 @@ pub(crate) async fn json_body(request: Request<Incoming>) -> Result<Bytes, Fabri
         .await
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
-                FabricError::null(Code::ValueTooLarge)
+                FabricError::of(Code::ValueTooLarge)
             } else {
                 // Cut short by the client: nothing to read.
                 FabricError::invalid_arg()

@@ -4,7 +4,7 @@
 use hyper::Method;
 
 use super::query::{decode_once, full_name};
-use crate::fabric_error::FabricError;
+use crate::fabric_error::{Code, FabricError};
 
 /// The operation a request names, with its key already unescaped.
 pub(crate) enum Route {
@@ -88,7 +88,17 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, FabricError> {
         ("Names", true, "", &Method::GET) => Route::NameExists(full_name(&key)?),
         ("Names", true, "", &Method::DELETE) => Route::DeleteName(full_name(&key)?),
         ("$", true, "", &Method::GET) if key == "GetAadMetadata" => Route::AadMetadata,
-        _ => return Err(FabricError::invalid_arg()),
+        // The gateway's answer for a URL it does not know, with a message that tells "not
+        // emulated" from "bad argument".
+        _ => {
+            return Err(FabricError::new(
+                Code::InvalidArg,
+                format!(
+                    "Invalid argument: {method} {path} is not implemented by the emulator \
+                     (servicefabric-emulator); a cluster may serve it"
+                ),
+            ));
+        }
     };
     Ok(route)
 }

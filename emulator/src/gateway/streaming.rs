@@ -25,7 +25,7 @@ pub(crate) async fn body_to_file(
     let mut written = 0u64;
     while let Some(frame) = tokio::time::timeout(idle, body.frame())
         .await
-        .map_err(|_| FabricError::new(Code::Timeout, "Operation timed out."))?
+        .map_err(|_| FabricError::of(Code::Timeout))?
     {
         let frame = frame.map_err(|_| FabricError::invalid_arg())?;
         if let Ok(data) = frame.into_data() {

@@ -56,7 +56,7 @@ pub(crate) struct Store {
 }
 
 fn not_found_file() -> FabricError {
-    FabricError::null(Code::FileNotFound)
+    FabricError::of(Code::FileNotFound)
 }
 
 fn modified_ms(meta: &fs::Metadata) -> i64 {
@@ -144,7 +144,7 @@ impl Store {
             })?;
         }
         let Some(from) = part.0.take() else {
-            return Err(FabricError::null(Code::Fail));
+            return Err(FabricError::of(Code::Fail));
         };
         if let Err(e) = tokio::fs::rename(&from, &target).await {
             part.0 = Some(from);

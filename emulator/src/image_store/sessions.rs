@@ -31,6 +31,10 @@ pub(crate) struct Meta {
     /// still streaming into a deleted session can never land in its successor.
     #[serde(default)]
     pub data: String,
+    /// Committed: the file is in the store. The session stays listed, complete, until it is
+    /// deleted or expires, as the runtime keeps it.
+    #[serde(default)]
+    pub committed: bool,
 }
 
 /// A chunk that passed the checks and may be written.
@@ -82,7 +86,7 @@ fn plan_data_name(plan: &ChunkPlan) -> String {
 }
 
 fn range_error() -> FabricError {
-    FabricError::null(Code::UploadSessionRangeNotSatisfiable)
+    FabricError::of(Code::UploadSessionRangeNotSatisfiable)
 }
 
 /// `bytes {first}-{last}/{length}`.
@@ -104,7 +108,7 @@ pub(crate) fn store_segments(path: &str) -> Result<Vec<&str>, FabricError> {
     }
     // Refused at chunk time too, so a session that could never be committed never starts.
     if path.len() > MAX_PATH_BYTES || segments.iter().any(|s| s.len() > MAX_SEGMENT_BYTES) {
-        return Err(FabricError::null(Code::PathTooLong));
+        return Err(FabricError::of(Code::PathTooLong));
     }
     Ok(segments)
 }
@@ -242,9 +246,9 @@ impl Uploads {
             .collect()
     }
 
+    /// The sessions of `path`, matched exactly as received (case and separators).
     pub fn by_path(&mut self, path: &str) -> Vec<(Uuid, Meta)> {
         self.expire();
-        let path = normalise_path(path);
         let mut found: Vec<(Uuid, Meta)> = self
             .sessions
             .iter()
@@ -265,16 +269,10 @@ impl Uploads {
     ) -> Result<ChunkPlan, FabricError> {
         self.expire();
         store_segments(path)?;
-        let path = normalise_path(path);
+        // Kept as received: `A/b` and `A\b` are two sessions' paths, as in the runtime.
+        let path = path.to_string();
         let (start, end, size) = parse_content_range(content_range)?;
-        let zero_byte_quirk = size == 0 && start == 0 && end == 0;
-        if start > end || (end >= size && !zero_byte_quirk) {
-            return Err(range_error());
-        }
-        if size > self.max_file_bytes {
-            return Err(FabricError::null(Code::ValueTooLarge));
-        }
-        let conflict = || FabricError::null(Code::UploadSessionIdConflict);
+        let conflict = || FabricError::of(Code::UploadSessionIdConflict);
         let (known_path, known_size) = match (self.sessions.get(&id), self.in_flight.get(&id)) {
             (Some(meta), _) => (Some(&meta.path), Some(meta.size)),
             (None, Some(flight)) => (Some(&flight.path), Some(flight.size)),
@@ -283,8 +281,16 @@ impl Uploads {
         if known_path.is_some_and(|p| *p != path) {
             return Err(conflict());
         }
+        // Another total for a known session is checked before the ranges are.
         if known_size.is_some_and(|s| s != size) {
+            return Err(FabricError::invalid_arg());
+        }
+        let zero_byte_quirk = size == 0 && start == 0 && end == 0;
+        if start > end || (end >= size && !zero_byte_quirk) {
             return Err(range_error());
+        }
+        if size > self.max_file_bytes {
+            return Err(FabricError::of(Code::ValueTooLarge));
         }
         let fits = match self.sessions.get(&id) {
             Some(meta) => {
@@ -313,6 +319,7 @@ impl Uploads {
                 modified_ms: now,
                 touched_ms: now,
                 data: data.clone(),
+                committed: false,
             }
         });
         self.in_flight
@@ -414,15 +421,17 @@ impl Uploads {
 
     /// Puts a complete session's file into the store. The id is logged first, so a commit
     /// cut short (a crash) is finished on the next start instead of failing forever.
+    /// Committing a committed session again answers 200 and changes nothing; one that was
+    /// deleted or expired is unknown (400).
     pub fn commit(&mut self, id: Uuid) -> Result<(), FabricError> {
         self.expire();
-        if self.committed.contains(&id) && !self.sessions.contains_key(&id) {
-            return Ok(());
-        }
         let meta = self
             .sessions
             .get(&id)
             .ok_or_else(FabricError::invalid_arg)?;
+        if meta.committed {
+            return Ok(());
+        }
         if meta.size == 0 || !meta.missing.is_empty() || self.in_flight.contains_key(&id) {
             return Err(FabricError::invalid_arg());
         }
@@ -441,8 +450,8 @@ impl Uploads {
         self.finish_commit(id)
     }
 
-    /// Moves a logged commit's data into the store (unless that already happened) and drops
-    /// the session.
+    /// Moves a logged commit's data into the store (unless that already happened) and marks
+    /// the session committed; it stays listed until deleted or expired.
     fn finish_commit(&mut self, id: Uuid) -> Result<(), FabricError> {
         let meta = self
             .sessions
@@ -457,8 +466,14 @@ impl Uploads {
             }
             fs::rename(&data, &target).map_err(FabricError::io)?;
         }
-        self.sessions.remove(&id);
-        let _ = fs::remove_file(self.meta_path(id));
+        let Some(meta) = self.sessions.get_mut(&id) else {
+            return Ok(());
+        };
+        if !meta.committed {
+            meta.committed = true;
+            let meta = meta.clone();
+            self.persist(id, &meta).map_err(FabricError::io)?;
+        }
         Ok(())
     }
 
@@ -524,8 +539,8 @@ mod tests {
         );
         assert_eq!(
             chunk(&mut u, id, "bytes 0-9/31").map_err(|f| f.code.as_str()),
-            Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
-            "other total"
+            Err("E_INVALIDARG"),
+            "other total, checked before the ranges"
         );
         assert_eq!(
             u.plan_chunk("other", id, Some("bytes 0-9/30"))
@@ -552,7 +567,16 @@ mod tests {
         assert!(u.by_id(id)[0].1.missing.is_empty());
         u.commit(id).expect("commit");
         assert!(dir.path().join("store/a/f.bin").is_file());
+        let listed = u.by_id(id);
+        assert_eq!(listed.len(), 1, "a committed session stays listed");
+        assert!(listed[0].1.missing.is_empty() && listed[0].1.committed);
+        assert_eq!(u.by_path("a\\f.bin").len(), 1);
         u.commit(id).expect("commit again is 200");
+        assert_eq!(
+            chunk(&mut u, id, "bytes 0-9/30").map_err(|f| f.code.as_str()),
+            Err("FABRIC_E_UPLOAD_SESSION_RANGE_NOT_SATISFIABLE"),
+            "nothing is missing from a committed session"
+        );
         assert!(
             u.in_flight.is_empty(),
             "every reservation released: {:?}",
@@ -561,6 +585,14 @@ mod tests {
         assert_eq!(
             u.commit(Uuid::new_v4()).map_err(|f| f.code.as_str()),
             Err("E_INVALIDARG")
+        );
+        u.delete(id);
+        assert!(u.by_id(id).is_empty(), "deleted");
+        assert!(dir.path().join("store/a/f.bin").is_file(), "the file stays");
+        assert_eq!(
+            u.commit(id).map_err(|f| f.code.as_str()),
+            Err("E_INVALIDARG"),
+            "a deleted session is unknown"
         );
     }
 
