@@ -467,6 +467,25 @@ impl Client {
         self.transport.call(operation, resend, about, send).await
     }
 
+    /// Runs an operation that must not act twice; see [`Transport::call_checked`].
+    pub(crate) async fn call_checked<T, F, Fut, C, CFut>(
+        &self,
+        operation: &'static str,
+        about: impl Fn() -> String,
+        send: F,
+        check: C,
+    ) -> Result<Answer<T>>
+    where
+        F: Fn(Arc<generated::Client>) -> Fut,
+        Fut: std::future::Future<Output = Outcome<T>>,
+        C: Fn() -> CFut,
+        CFut: std::future::Future<Output = Result<bool>>,
+    {
+        self.transport
+            .call_checked(operation, about, send, check)
+            .await
+    }
+
     pub(crate) fn policy(&self) -> &RetryPolicy {
         &self.transport.policy
     }

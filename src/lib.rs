@@ -33,9 +33,11 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod duration;
 mod error;
 mod error_code;
 pub mod generated;
+mod open_enum;
 mod ops;
 mod paging;
 pub mod paths;
@@ -48,13 +50,23 @@ pub use transport::tls;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_SERVER_TIMEOUT};
 pub use error::{Error, Result};
 pub use error_code::{ErrorCode, UnhandledCode};
+pub use open_enum::UnknownValue;
 pub use ops::application_types::{
-    ApplicationPackage, CleanupPolicy, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions, Provisioned,
+    ApplicationPackage, ApplicationType, ApplicationTypePage, ApplicationTypeStatus, CleanupPolicy,
+    DEFAULT_PROVISION_TIMEOUT, ProvisionOptions, Provisioned,
+};
+pub use ops::applications::{
+    Application, ApplicationHealth, ApplicationPage, ApplicationStatus, HealthState, Service,
+    ServicePage,
 };
 pub use ops::image_store::{
     CopyOptions, StoreContent, StoreFile, StoreFileVersion, StoreFolder, StorePage, StorePages,
 };
 pub use ops::names::{SubNamePage, SubNamePages, SubNames};
+pub use ops::upgrades::{
+    DomainProgress, FailureAction, FailureReason, NodeProgress, RollingUpgradeMode, UpgradeDomain,
+    UpgradeDomainState, UpgradeProgress, UpgradeRequest, UpgradeState, UpgradeUpdate,
+};
 pub use ops::upload_sessions::{ChunkRange, UploadSession};
 pub use paging::Pages;
 pub use transport::policy::RetryPolicy;

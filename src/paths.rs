@@ -52,6 +52,20 @@ pub fn name_id(name: &str) -> Result<&str> {
     Ok(id)
 }
 
+/// Turns an application name (`fabric:/shop/orders` or `shop/orders`) into its id on the wire
+/// (`shop~orders`), refusing what Naming refuses.
+///
+/// ```
+/// use servicefabric_rest::paths::application_id;
+///
+/// assert_eq!(application_id("fabric:/shop/orders")?, "shop~orders");
+/// assert!(application_id("fabric:/shop~orders").is_err());
+/// # Ok::<(), servicefabric_rest::Error>(())
+/// ```
+pub fn application_id(name: &str) -> Result<String> {
+    Ok(name_id(name)?.replace('/', "~"))
+}
+
 /// Checks an image-store content path before it is sent.
 ///
 /// ```

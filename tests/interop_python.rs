@@ -147,3 +147,73 @@ async fn official_python_sdk_sees_the_runtimes_answers() {
         "{summary}"
     );
 }
+
+/// The lifecycle requests, ours against the official SDK's: the same request lines byte for
+/// byte, and the same JSON bodies.
+#[tokio::test(flavor = "multi_thread")]
+async fn our_lifecycle_requests_equal_the_python_sdks() {
+    use servicefabric_rest::{RollingUpgradeMode, UpgradeRequest, UpgradeUpdate};
+    use std::collections::BTreeMap;
+
+    let python = tokio::task::spawn_blocking(python).await.expect("venv");
+    let theirs = support::serve(|_| support::reply(200, "OK", "")).await;
+    let url = theirs.url.clone();
+    tokio::task::spawn_blocking(move || {
+        run(Command::new(python).arg(script()).args(["lifecycle", &url]))
+    })
+    .await
+    .expect("sdk");
+
+    let ours = support::serve(|_| support::reply(200, "OK", "")).await;
+    let client = Client::builder(&ours.url)
+        .retry_policy(servicefabric_rest::RetryPolicy::none())
+        .build()
+        .expect("client");
+    let parameters: BTreeMap<String, String> = [("A".to_string(), "1".to_string())].into();
+    let app = "fabric:/shop/orders";
+    let _ = client.application_types_page(None, None).await;
+    let _ = client.application_types_page(Some("ShopType"), None).await;
+    let _ = client
+        .unprovision_application_type("ShopType", "1.0.0")
+        .await;
+    let _ = client
+        .create_application(app, "ShopType", "1.0.0", &parameters)
+        .await;
+    let _ = client.applications_page(None, None).await;
+    let _ = client.application(app).await;
+    let _ = client.delete_application(app, true).await;
+    let mut upgrade = UpgradeRequest::new("2.0.0");
+    upgrade.parameters = parameters.clone();
+    upgrade.health_check_stable = Some(std::time::Duration::from_secs(60));
+    let _ = client.start_application_upgrade(app, &upgrade).await;
+    let _ = client.application_upgrade(app).await;
+    let _ = client
+        .update_application_upgrade(
+            app,
+            &UpgradeUpdate::new(RollingUpgradeMode::UnmonitoredAuto),
+        )
+        .await;
+    let _ = client.resume_application_upgrade(app, "UD1").await;
+    let _ = client.rollback_application_upgrade(app).await;
+    let _ = client.application_health(app).await;
+    let _ = client.services_page(app, None).await;
+    let _ = client.cluster_version().await;
+
+    assert_eq!(
+        ours.requests(),
+        theirs.requests(),
+        "request lines byte for byte"
+    );
+    let json = |bodies: Vec<Vec<u8>>| -> Vec<Option<serde_json::Value>> {
+        bodies
+            .iter()
+            .map(|b| (!b.is_empty()).then(|| serde_json::from_slice(b).expect("a JSON body")))
+            .collect()
+    };
+    assert_eq!(
+        json(ours.bodies()),
+        json(theirs.bodies()),
+        "the same JSON bodies"
+    );
+    assert_eq!(ours.requests().len(), 15);
+}

@@ -1,7 +1,8 @@
-//! `ProvisionApplicationType`: register an application type from a package in the image store
-//! or an `.sfpkg` at a URI.
+//! Application types: provision one from a package in the image store or an `.sfpkg` at a
+//! URI, list the provisioned versions, unprovision one.
 
 use std::{
+    collections::BTreeMap,
     sync::atomic::{AtomicU32, Ordering},
     time::Duration,
 };
@@ -12,8 +13,11 @@ use reqwest::StatusCode;
 use crate::{
     Client, Error, Result,
     generated::types,
+    open_enum::open_enum,
+    ops::applications::parameters_from_wire,
+    paging::{self, Page, Pages},
     paths::package_path,
-    transport::{call::Resend, hooks},
+    transport::{answer::Answer, call::Resend, hooks},
 };
 
 /// Server timeout of a provision unless set (seconds): a synchronous provision of a large
@@ -194,7 +198,7 @@ impl Client {
             other => other?,
         };
         Ok(match answer {
-            crate::transport::answer::Answer::Body(StatusCode::ACCEPTED) => Provisioned::Accepted,
+            Answer::Body(StatusCode::ACCEPTED) => Provisioned::Accepted,
             _ => Provisioned::Done,
         })
     }
@@ -216,5 +220,237 @@ mod tests {
         let text = serde_json::to_string(&body).expect("serialises");
         assert!(text.starts_with(r#"{"Kind":"ImageStorePath","#), "{text}");
         assert!(text.contains(r#""Async":false"#), "{text}");
+    }
+}
+
+open_enum! {
+    /// Where a provisioned application type version stands.
+    ApplicationTypeStatus {
+        /// Being provisioned.
+        Provisioning = "Provisioning",
+        /// Ready for applications.
+        Available = "Available",
+        /// Being unprovisioned.
+        Unprovisioning = "Unprovisioning",
+        /// Provisioning failed.
+        Failed = "Failed",
+        /// The runtime did not say.
+        Invalid = "Invalid",
+    }
+}
+
+/// A provisioned application type version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApplicationType {
+    /// The type's name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// Where it stands.
+    pub status: ApplicationTypeStatus,
+    /// Why, when the gateway says.
+    pub status_details: Option<String>,
+    /// The parameters the manifest declares, with their defaults.
+    pub default_parameters: BTreeMap<String, String>,
+}
+
+/// One page of [`Client::application_types`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApplicationTypePage {
+    /// The type versions on this page.
+    pub items: Vec<ApplicationType>,
+    /// The token for the next page; `None` on the last.
+    pub continuation_token: Option<String>,
+}
+
+impl Page for ApplicationTypePage {
+    fn next_token(&self) -> Option<&str> {
+        self.continuation_token.as_deref()
+    }
+
+    fn entries(&self) -> usize {
+        self.items.len()
+    }
+}
+
+impl ApplicationTypePage {
+    fn from_wire(raw: types::PagedApplicationTypeInfoList) -> Self {
+        Self {
+            items: raw
+                .items
+                .into_iter()
+                .map(|t| ApplicationType {
+                    name: t.name.unwrap_or_default(),
+                    version: t.version.unwrap_or_default(),
+                    status: ApplicationTypeStatus::from_wire(
+                        t.status.as_deref().unwrap_or("Invalid"),
+                    ),
+                    status_details: t.status_details.filter(|d| !d.is_empty()),
+                    default_parameters: parameters_from_wire(t.default_parameter_list),
+                })
+                .collect(),
+            continuation_token: raw
+                .continuation_token
+                .map(String::from)
+                .filter(|t| !t.is_empty()),
+        }
+    }
+}
+
+impl Client {
+    /// One page of the provisioned application types: every type, or the versions of
+    /// `type_name` (an unknown type is an empty page).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// for t in client.application_types_page(Some("ShopType"), None).await?.items {
+    ///     println!("{} {} {}", t.name, t.version, t.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn application_types_page(
+        &self,
+        type_name: Option<&str>,
+        continuation_token: Option<&str>,
+    ) -> Result<ApplicationTypePage> {
+        let timeout = self.timeout();
+        let token = continuation_token
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let answer = match type_name {
+            None => {
+                self.call(
+                    "GetApplicationTypeInfoList",
+                    Resend::Safe,
+                    || "application types".to_string(),
+                    move |raw| {
+                        let token = token.clone();
+                        async move {
+                            // The defaults written out, as the official clients send them.
+                            let mut call = raw
+                                .get_application_type_info_list()
+                                .application_type_definition_kind_filter(0)
+                                .exclude_application_parameters(false)
+                                .max_results(0u64)
+                                .timeout(timeout);
+                            if let Some(token) = token {
+                                call = call.continuation_token(token);
+                            }
+                            call.send().await
+                        }
+                    },
+                )
+                .await?
+            }
+            Some(type_name) => {
+                if type_name.trim().is_empty() {
+                    return Err(Error::invalid(
+                        "application type name",
+                        type_name,
+                        "a non-empty name",
+                    ));
+                }
+                let name = type_name.to_string();
+                self.call(
+                    "GetApplicationTypeInfoListByName",
+                    Resend::Safe,
+                    || format!("application type {type_name}"),
+                    move |raw| {
+                        let (name, token) = (name.clone(), token.clone());
+                        async move {
+                            let mut call = raw
+                                .get_application_type_info_list_by_name()
+                                .application_type_name(name)
+                                .exclude_application_parameters(false)
+                                .max_results(0u64)
+                                .timeout(timeout);
+                            if let Some(token) = token {
+                                call = call.continuation_token(token);
+                            }
+                            call.send().await
+                        }
+                    },
+                )
+                .await?
+            }
+        };
+        Ok(match answer {
+            Answer::Body(raw) => ApplicationTypePage::from_wire(raw),
+            Answer::Empty => ApplicationTypePage {
+                items: Vec::new(),
+                continuation_token: None,
+            },
+        })
+    }
+
+    /// Every page of the provisioned application types (of `type_name` only, when given).
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let pages: Vec<_> = client.application_types(None).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn application_types(&self, type_name: Option<&str>) -> Pages<ApplicationTypePage> {
+        let client = self.clone();
+        let type_name = type_name.map(str::to_string);
+        paging::pages(move |token| {
+            let (client, type_name) = (client.clone(), type_name.clone());
+            async move {
+                client
+                    .application_types_page(type_name.as_deref(), token.as_deref())
+                    .await
+            }
+        })
+    }
+
+    /// Unprovisions version `version` of the application type `type_name`. A version an
+    /// application runs, or an unfinished upgrade targets, gets 409
+    /// `FABRIC_E_APPLICATION_TYPE_IN_USE`. After a failure whose outcome is unknown, the
+    /// type's versions are read back first; the version gone means done.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// client.unprovision_application_type("ShopType", "1.0.0").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn unprovision_application_type(&self, type_name: &str, version: &str) -> Result<()> {
+        for (what, value) in [
+            ("application type name", type_name),
+            ("application type version", version),
+        ] {
+            if value.trim().is_empty() {
+                return Err(Error::invalid(what, value, "a non-empty value"));
+            }
+        }
+        let body = types::UnprovisionApplicationTypeDescriptionInfo {
+            application_type_version: version.to_string(),
+            async_: None,
+        };
+        let (name, timeout) = (type_name.to_string(), self.timeout());
+        self.call_checked(
+            "UnprovisionApplicationType",
+            || format!("application type {type_name} {version}"),
+            |raw| {
+                let (name, body) = (name.clone(), body.clone());
+                async move {
+                    raw.unprovision_application_type()
+                        .application_type_name(name)
+                        .body(body)
+                        .timeout(timeout)
+                        .send()
+                        .await
+                        .map(|v| ResponseValue::new((), v.status(), v.headers().clone()))
+                }
+            },
+            || async {
+                let page = self.application_types_page(Some(type_name), None).await?;
+                Ok(!page.items.iter().any(|t| t.version == version))
+            },
+        )
+        .await
+        .map(drop)
     }
 }

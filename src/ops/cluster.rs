@@ -1,4 +1,4 @@
-//! The cluster as a whole: its Entra ID settings (`GetAadMetadata`).
+//! The cluster as a whole: its Entra ID settings (`GetAadMetadata`) and version.
 
 use crate::{
     Client, Result,
@@ -34,5 +34,28 @@ impl Client {
             Answer::Body(object) => AadMetadata::from_wire(object),
             Answer::Empty => None,
         })
+    }
+
+    /// The cluster's runtime version (`GetClusterVersion`), such as `9.1.1436.9590`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// println!("runtime {}", client.cluster_version().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn cluster_version(&self) -> Result<String> {
+        let timeout = self.timeout();
+        let answer = self
+            .call(
+                "GetClusterVersion",
+                Resend::Safe,
+                || "the cluster".to_string(),
+                move |raw| async move { raw.get_cluster_version().timeout(timeout).send().await },
+            )
+            .await?;
+        match answer {
+            Answer::Body(raw) => Ok(raw.version.unwrap_or_default()),
+            Answer::Empty => Ok(String::new()),
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! methods on [`Client`](crate::Client) that reach the network only through `transport`.
 
 pub(crate) mod application_types;
+pub(crate) mod applications;
 mod cluster;
 pub(crate) mod image_store;
 pub(crate) mod names;
+pub(crate) mod upgrades;
 pub(crate) mod upload_sessions;

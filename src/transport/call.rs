@@ -185,4 +185,54 @@ impl Transport {
         }
         Ok(auth.header().await?.0)
     }
+
+    /// Runs a call that must not act twice (create, delete, upgrade): sent again only when the
+    /// connection failed before it was written, and, after a failure whose outcome is unknown
+    /// (a timeout, a dropped connection, a 503/504), only once `check` has read the state back
+    /// and found the call's effect missing. `check` answering `true` (the effect is there)
+    /// ends the call as done.
+    pub(crate) async fn call_checked<T, F, Fut, C, CFut>(
+        &self,
+        operation: &'static str,
+        about: impl Fn() -> String,
+        send: F,
+        check: C,
+    ) -> Result<Answer<T>>
+    where
+        F: Fn(Arc<generated::Client>) -> Fut,
+        Fut: Future<Output = Outcome<T>>,
+        C: Fn() -> CFut,
+        CFut: Future<Output = Result<bool>>,
+    {
+        let mut budget = self.policy.start();
+        loop {
+            let error = match self.call(operation, Resend::IfNotSent, &about, &send).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            let unknown = error.is_transient() && !matches!(error, Error::Connect(_));
+            if !unknown {
+                return Err(error);
+            }
+            match check().await {
+                Ok(true) => {
+                    tracing::info!(operation, error = %error, "the state read back shows the call acted");
+                    return Ok(Answer::Empty);
+                }
+                Ok(false) => {}
+                // The state cannot be read either: report the call's own failure.
+                Err(_) => return Err(error),
+            }
+            let Some(wait) = budget.next_wait(&error, false) else {
+                return Err(error);
+            };
+            tracing::info!(
+                operation,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "the state read back shows the call did not act: sending it again"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
 }

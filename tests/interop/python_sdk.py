@@ -2,6 +2,7 @@
 
 usage: python_sdk.py seeded ENDPOINT   -- check answers against the seeded state
        python_sdk.py targets ENDPOINT  -- send the gateway.md cases (the stub records them)
+       python_sdk.py lifecycle ENDPOINT -- the application lifecycle requests (the stub records them)
        python_sdk.py fidelity ENDPOINT SESSION_ID PATH
                                        -- a committed session, name conflicts' messages, and
                                           an operation the emulator does not implement
@@ -108,5 +109,33 @@ def fidelity(endpoint, session_id, path):
     print(json.dumps({"conflicts": conflicts, "not_emulated": message}))
 
 
+def lifecycle(endpoint):
+    """The lifecycle requests a deploy sends (the stub records them)."""
+    from azure.servicefabric.models import (ApplicationDescription, ApplicationParameter,
+        ApplicationUpgradeDescription, ApplicationUpgradeUpdateDescription,
+        MonitoringPolicyDescription, RollingUpgradeUpdateDescription)
+    sf = client(endpoint)
+    def send(call):
+        try:
+            call()
+        except Exception:
+            pass  # the stub's empty answers do not decode; only the requests matter
+    send(lambda: sf.get_application_type_info_list())
+    send(lambda: sf.get_application_type_info_list_by_name("ShopType"))
+    send(lambda: sf.unprovision_application_type("ShopType", application_type_version="1.0.0"))
+    send(lambda: sf.create_application(ApplicationDescription(name="fabric:/shop/orders", type_name="ShopType", type_version="1.0.0", parameter_list=[ApplicationParameter(key="A", value="1")])))
+    send(lambda: sf.get_application_info_list())
+    send(lambda: sf.get_application_info("shop~orders"))
+    send(lambda: sf.delete_application("shop~orders", force_remove=True))
+    send(lambda: sf.start_application_upgrade("shop~orders", ApplicationUpgradeDescription(name="fabric:/shop/orders", target_application_type_version="2.0.0", parameters=[ApplicationParameter(key="A", value="1")], upgrade_kind="Rolling", rolling_upgrade_mode="Monitored", monitoring_policy=MonitoringPolicyDescription(failure_action="Rollback", health_check_stable_duration_in_milliseconds="PT0H1M0S"))))
+    send(lambda: sf.get_application_upgrade("shop~orders"))
+    send(lambda: sf.update_application_upgrade("shop~orders", ApplicationUpgradeUpdateDescription(name="fabric:/shop/orders", upgrade_kind="Rolling", update_description=RollingUpgradeUpdateDescription(rolling_upgrade_mode="UnmonitoredAuto"))))
+    send(lambda: sf.resume_application_upgrade("shop~orders", "UD1"))
+    send(lambda: sf.rollback_application_upgrade("shop~orders"))
+    send(lambda: sf.get_application_health("shop~orders"))
+    send(lambda: sf.get_service_info_list("shop~orders"))
+    send(lambda: sf.get_cluster_version())
+
+
 if __name__ == "__main__":
-    {"seeded": seeded, "targets": targets, "fidelity": fidelity}[sys.argv[1]](*sys.argv[2:])
+    {"seeded": seeded, "targets": targets, "fidelity": fidelity, "lifecycle": lifecycle}[sys.argv[1]](*sys.argv[2:])

@@ -85,6 +85,7 @@ pub type Responder = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
 pub struct Stub {
     pub url: String,
     log: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
     connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -95,6 +96,10 @@ impl Stub {
             .iter()
             .map(|h| h.lines().next().unwrap_or_default().to_string())
             .collect()
+    }
+    /// Request bodies received so far, in order (empty for a bodiless request).
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        self.bodies.lock().expect("bodies").clone()
     }
     /// Whole request heads (request line and headers).
     pub fn heads(&self) -> Vec<String> {
@@ -117,8 +122,10 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let log = Arc::new(Mutex::new(Vec::new()));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
     let responder: Responder = Arc::new(responder);
     let server_log = log.clone();
+    let server_bodies = bodies.clone();
     let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let accepted = connections.clone();
     tokio::spawn(async move {
@@ -128,6 +135,7 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
             };
             accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let log = server_log.clone();
+            let bodies = server_bodies.clone();
             let responder = responder.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -158,9 +166,10 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
-                    buf.drain(..body_len);
+                    let body: Vec<u8> = buf.drain(..body_len).collect();
                     let line = head.lines().next().unwrap_or_default().to_string();
                     log.lock().expect("log").push(head.clone());
+                    bodies.lock().expect("bodies").push(body);
                     let target = line.split(' ').nth(1).unwrap_or_default().to_string();
                     let reply = responder(&target);
                     tokio::time::sleep(reply.delay).await;
@@ -182,6 +191,7 @@ pub async fn serve(responder: impl Fn(&str) -> Reply + Send + Sync + 'static) ->
     Stub {
         url,
         log,
+        bodies,
         connections,
     }
 }
