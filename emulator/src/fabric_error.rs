@@ -24,6 +24,15 @@ pub(crate) enum Code {
     ImageBuilderValidationError,
     ImageBuilderReservedDirectoryError,
     ServiceManifestNotFound,
+    ApplicationAlreadyExists,
+    ApplicationTypeNotFound,
+    ApplicationNotFound,
+    ApplicationAlreadyInTargetVersion,
+    ApplicationUpgradeInProgress,
+    ApplicationNotUpgrading,
+    ApplicationUpgradeValidationError,
+    UpgradeDomainAlreadyCompleted,
+    ApplicationTypeInUse,
 }
 
 impl Code {
@@ -52,6 +61,19 @@ impl Code {
                 "FABRIC_E_IMAGEBUILDER_RESERVED_DIRECTORY_ERROR"
             }
             Code::ServiceManifestNotFound => "FABRIC_E_SERVICE_MANIFEST_NOT_FOUND",
+            Code::ApplicationAlreadyExists => "FABRIC_E_APPLICATION_ALREADY_EXISTS",
+            Code::ApplicationTypeNotFound => "FABRIC_E_APPLICATION_TYPE_NOT_FOUND",
+            Code::ApplicationNotFound => "FABRIC_E_APPLICATION_NOT_FOUND",
+            Code::ApplicationAlreadyInTargetVersion => {
+                "FABRIC_E_APPLICATION_ALREADY_IN_TARGET_VERSION"
+            }
+            Code::ApplicationUpgradeInProgress => "FABRIC_E_APPLICATION_UPGRADE_IN_PROGRESS",
+            Code::ApplicationNotUpgrading => "FABRIC_E_APPLICATION_NOT_UPGRADING",
+            Code::ApplicationUpgradeValidationError => {
+                "FABRIC_E_APPLICATION_UPGRADE_VALIDATION_ERROR"
+            }
+            Code::UpgradeDomainAlreadyCompleted => "FABRIC_E_UPGRADE_DOMAIN_ALREADY_COMPLETED",
+            Code::ApplicationTypeInUse => "FABRIC_E_APPLICATION_TYPE_IN_USE",
         }
     }
 }

@@ -41,7 +41,10 @@ use std::{
 use tokio::{net::TcpListener, sync::oneshot};
 
 use self::{
-    cluster_manager::application_types::AppTypes,
+    cluster_manager::{
+        application_types::AppTypes,
+        applications::{self as cm, Applications},
+    },
     gateway::{Settings, State, faults::Injector, security},
     image_store::{content::Store, sessions::Uploads},
     naming::Naming,
@@ -62,6 +65,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// Default number of files and folders in one page of an image-store listing.
 pub const DEFAULT_STORE_PAGE_ENTRIES: usize = 1000;
+/// Default number of upgrade domains.
+pub const DEFAULT_UPGRADE_DOMAINS: usize = 5;
 /// Default idle time after which an upload session expires.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -82,6 +87,70 @@ pub struct EmulatorBuilder {
     tls: Option<TlsOptions>,
     bearer: Option<security::Bearer>,
     store_page_entries: usize,
+    upgrade_domains: usize,
+    time_scale: f64,
+    health: Vec<HealthRule>,
+}
+
+/// What makes an application report a health state, for testing monitored upgrades:
+/// `TYPE@VERSION=STATE[:from=UDn]` (`Ok`, `Warning` or `Error`). An application running that
+/// version reports the state; one upgrading to it reports it from the moment domain `UDn`
+/// starts (without `from`, from the first domain).
+///
+/// ```
+/// use servicefabric_emulator::HealthRule;
+///
+/// let rule: HealthRule = "ShopType@2.0.0=Error:from=UD2".parse()?;
+/// assert_eq!(rule.to_string(), "ShopType@2.0.0=Error:from=UD2");
+/// assert!("ShopType=Error".parse::<HealthRule>().is_err());
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRule(cm::HealthRule);
+
+impl std::str::FromStr for HealthRule {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad =
+            || format!("health rule {text:?}: expected TYPE@VERSION=Ok|Warning|Error[:from=UDn]");
+        let (target, rest) = text.split_once('=').ok_or_else(bad)?;
+        let (type_name, version) = target.split_once('@').ok_or_else(bad)?;
+        let (state, from) = match rest.split_once(':') {
+            Some((state, from)) => (state, Some(from)),
+            None => (rest, None),
+        };
+        if type_name.is_empty()
+            || version.is_empty()
+            || !matches!(state, "Ok" | "Warning" | "Error")
+        {
+            return Err(bad());
+        }
+        let from_domain = match from {
+            None => None,
+            Some(from) => Some(
+                from.strip_prefix("from=UD")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(bad)?,
+            ),
+        };
+        Ok(Self(cm::HealthRule {
+            type_name: type_name.to_string(),
+            version: version.to_string(),
+            state: state.to_string(),
+            from_domain,
+        }))
+    }
+}
+
+impl std::fmt::Display for HealthRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.0;
+        write!(f, "{}@{}={}", r.type_name, r.version, r.state)?;
+        if let Some(d) = r.from_domain {
+            write!(f, ":from=UD{d}")?;
+        }
+        Ok(())
+    }
 }
 
 impl EmulatorBuilder {
@@ -288,6 +357,55 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Upgrade domains of the emulated cluster (default 5, named `UD0`…): a rolling upgrade
+    /// walks them in order.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().upgrade_domains(3).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn upgrade_domains(mut self, domains: usize) -> Self {
+        self.upgrade_domains = domains.max(1);
+        self
+    }
+
+    /// Runs every timer of an upgrade `factor` times faster (the time a domain takes, the
+    /// health-check wait, stable and retry durations, the interval between health
+    /// evaluations, both timeouts), so a default Monitored upgrade takes seconds in a test.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::builder().time_scale(1000.0).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn time_scale(mut self, factor: f64) -> Self {
+        self.time_scale = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// Makes applications report a health state; see [`HealthRule`]. Repeatable.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::builder()
+    ///     .health("ShopType@2.0.0=Error:from=UD2".parse()?)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn health(mut self, rule: HealthRule) -> Self {
+        self.health.push(rule);
+        self
+    }
+
     /// Binds, loads or seeds the state, and starts serving.
     ///
     /// ```no_run
@@ -320,11 +438,20 @@ impl EmulatorBuilder {
                 bearer: self.bearer.clone(),
                 max_file_bytes: self.max_file_bytes,
                 store_page_entries: self.store_page_entries,
+                time_scale: self.time_scale,
             },
             naming: Naming::open(&root)?,
             uploads: Mutex::new(uploads),
             store: Store::open(&root)?,
             app_types: Mutex::new(AppTypes::open(&root)?),
+            applications: Mutex::new(Applications::open(
+                &root,
+                cm::Settings {
+                    upgrade_domains: self.upgrade_domains,
+                    time_scale: self.time_scale,
+                    health: self.health.iter().map(|r| r.0.clone()).collect(),
+                },
+            )?),
             faults: Injector::new(self.faults.clone()),
             received: std::sync::atomic::AtomicU64::new(0),
         });
@@ -412,6 +539,9 @@ impl Emulator {
             tls: None,
             bearer: None,
             store_page_entries: DEFAULT_STORE_PAGE_ENTRIES,
+            upgrade_domains: DEFAULT_UPGRADE_DOMAINS,
+            time_scale: 1.0,
+            health: Vec::new(),
         }
     }
 

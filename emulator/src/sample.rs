@@ -96,8 +96,16 @@ pub fn write_sample_package(dir: &Path, sample: &SamplePackage) -> io::Result<Sa
             )
         })
         .collect();
+    // One default service per service package, and two declared parameters.
+    let defaults: String = (0..services.len())
+        .map(|i| {
+            format!(
+                "    <Service Name=\"Service{i}\">\n      <StatelessService ServiceTypeName=\"{i}Type\" InstanceCount=\"[InstanceCount]\"><SingletonPartition /></StatelessService>\n    </Service>\n"
+            )
+        })
+        .collect();
     let app = format!(
-        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ApplicationManifest xmlns=\"http://schemas.microsoft.com/2011/01/fabric\" ApplicationTypeName=\"{}\" ApplicationTypeVersion=\"{}\">\n{imports}</ApplicationManifest>\n",
+        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ApplicationManifest xmlns=\"http://schemas.microsoft.com/2011/01/fabric\" ApplicationTypeName=\"{}\" ApplicationTypeVersion=\"{}\">\n  <Parameters>\n    <Parameter Name=\"InstanceCount\" DefaultValue=\"1\" />\n    <Parameter Name=\"Greeting\" DefaultValue=\"hello\" />\n  </Parameters>\n{imports}  <DefaultServices>\n{defaults}  </DefaultServices>\n</ApplicationManifest>\n",
         sample.type_name, sample.type_version
     );
     write(&dir.join("ApplicationManifest.xml"), app.as_bytes())?;

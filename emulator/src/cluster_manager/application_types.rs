@@ -3,11 +3,13 @@
 //! folder or `.zip`), and records the type and version, in `application_types.json`.
 
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     fs,
     io::{self, Write},
     path::{Path, PathBuf},
 };
+
+use serde::{Deserialize, Serialize};
 
 use crate::{
     fabric_error::{Code, FabricError},
@@ -17,50 +19,129 @@ use crate::{
     },
 };
 
-/// Provisioned application types, as (name, version).
+/// A default service the application manifest declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DefaultService {
+    /// Its name below the application (`Service0`).
+    pub name: String,
+    pub type_name: String,
+    pub stateful: bool,
+}
+
+/// A provisioned application type version: what applications of it may set and get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TypeRecord {
+    pub name: String,
+    pub version: String,
+    /// The declared parameters with their defaults, in the manifest's order.
+    #[serde(default)]
+    pub parameters: Vec<(String, String)>,
+    #[serde(default)]
+    pub services: Vec<DefaultService>,
+}
+
+impl TypeRecord {
+    fn bare(name: &str, version: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            version: version.to_string(),
+            parameters: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+}
+
+/// Provisioned application types, by (name, version), kept in `application_types.json`.
 #[derive(Debug)]
 pub(crate) struct AppTypes {
     file: PathBuf,
-    types: BTreeSet<(String, String)>,
+    types: BTreeMap<(String, String), TypeRecord>,
 }
 
 impl AppTypes {
     pub fn open(data_dir: &Path) -> io::Result<Self> {
         let file = data_dir.join("application_types.json");
-        let types = match fs::read(&file) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(_) => BTreeSet::new(),
-        };
+        let bytes = fs::read(&file).unwrap_or_default();
+        // Earlier emulators kept (name, version) pairs only.
+        let records: Vec<TypeRecord> = serde_json::from_slice(&bytes)
+            .or_else(|_| {
+                serde_json::from_slice::<Vec<(String, String)>>(&bytes)
+                    .map(|pairs| pairs.iter().map(|(n, v)| TypeRecord::bare(n, v)).collect())
+            })
+            .unwrap_or_default();
+        let types = records
+            .into_iter()
+            .map(|r| ((r.name.clone(), r.version.clone()), r))
+            .collect();
         Ok(Self { file, types })
     }
 
     pub fn list(&self) -> Vec<(String, String)> {
-        self.types.iter().cloned().collect()
+        self.types.keys().cloned().collect()
+    }
+
+    /// Every provisioned version, ordered by name then version.
+    pub fn records(&self) -> impl Iterator<Item = &TypeRecord> {
+        self.types.values()
+    }
+
+    pub fn get(&self, name: &str, version: &str) -> Option<&TypeRecord> {
+        self.types.get(&(name.to_string(), version.to_string()))
     }
 
     /// Records a type; 409 when it is there already. Written through before answering.
-    fn add(&mut self, name: &str, version: &str) -> Result<(), FabricError> {
-        let key = (name.to_string(), version.to_string());
-        if self.types.contains(&key) {
+    fn add(&mut self, record: TypeRecord) -> Result<(), FabricError> {
+        let key = (record.name.clone(), record.version.clone());
+        if self.types.contains_key(&key) {
             return Err(FabricError::new(
                 Code::ApplicationTypeAlreadyExists,
-                format!("Application type and version already exists: {name} {version}"),
+                format!(
+                    "Application type and version already exists: {} {}",
+                    key.0, key.1
+                ),
             ));
         }
-        self.types.insert(key);
-        let tmp = self.file.with_extension("json.tmp");
-        let written = fs::File::create(&tmp).and_then(|mut f| {
-            f.write_all(&serde_json::to_vec(&self.types).map_err(io::Error::other)?)?;
-            f.sync_all()
-        });
-        match written.and_then(|()| fs::rename(&tmp, &self.file)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.types.remove(&(name.to_string(), version.to_string()));
-                Err(FabricError::io(e))
-            }
+        self.types.insert(key.clone(), record);
+        if let Err(e) = self.save() {
+            self.types.remove(&key);
+            return Err(e);
         }
+        Ok(())
     }
+
+    /// Forgets a version; the caller checked that nothing uses it.
+    pub fn remove(&mut self, name: &str, version: &str) -> Result<(), FabricError> {
+        let key = (name.to_string(), version.to_string());
+        let Some(record) = self.types.remove(&key) else {
+            return Err(FabricError::new(
+                Code::ApplicationTypeNotFound,
+                format!("Application type and version not found: {name} {version}"),
+            ));
+        };
+        if let Err(e) = self.save() {
+            self.types.insert(key, record);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn save(&self) -> Result<(), FabricError> {
+        let records: Vec<&TypeRecord> = self.types.values().collect();
+        write_atomically(
+            &self.file,
+            &serde_json::to_vec(&records).map_err(|_| FabricError::of(Code::Fail))?,
+        )
+        .map_err(FabricError::io)
+    }
+}
+
+/// Writes `bytes` to `file` through a synced temporary file and a rename.
+pub(crate) fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = file.with_extension("json.tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, file)
 }
 
 /// What happens to the package in the store once its type is provisioned.
@@ -98,8 +179,8 @@ pub(crate) fn provision(
 ) -> Result<(), FabricError> {
     match request {
         Provision::ImageStore { path, cleanup } => {
-            let (name, version) = check_package(store, path)?;
-            types.add(&name, &version)?;
+            let record = check_package(store, path)?;
+            types.add(record)?;
             if *cleanup == Cleanup::Automatic {
                 let _ = store.delete(path);
             }
@@ -111,12 +192,12 @@ pub(crate) fn provision(
             if !scheme_ok || name.trim().is_empty() || version.trim().is_empty() {
                 return Err(FabricError::invalid_arg());
             }
-            types.add(name, version)
+            types.add(TypeRecord::bare(name, version))
         }
     }
 }
 
-fn check_package(store: &Store, path: &str) -> Result<(String, String), FabricError> {
+fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
     let shown = normalise_path(path);
     let first = shown.split('\\').find(|s| !s.is_empty()).unwrap_or("");
     if first.eq_ignore_ascii_case("Store") || first.eq_ignore_ascii_case("WindowsFabricStore") {
@@ -193,7 +274,50 @@ fn check_package(store: &Store, path: &str) -> Result<(String, String), FabricEr
             }
         }
     }
-    Ok((type_name, type_version))
+    let element = |name: &str| {
+        doc.root_element()
+            .children()
+            .find(|n| n.is_element() && n.tag_name().name() == name)
+    };
+    let parameters = element("Parameters")
+        .into_iter()
+        .flat_map(|p| {
+            p.children()
+                .filter(|n| n.is_element() && n.tag_name().name() == "Parameter")
+        })
+        .filter_map(|p| {
+            let name = p.attribute("Name")?.to_string();
+            Some((
+                name,
+                p.attribute("DefaultValue").unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    let services = element("DefaultServices")
+        .into_iter()
+        .flat_map(|d| {
+            d.children()
+                .filter(|n| n.is_element() && n.tag_name().name() == "Service")
+        })
+        .filter_map(|service| {
+            let name = service.attribute("Name")?.to_string();
+            let kind = service.children().find(|n| n.is_element())?;
+            Some(DefaultService {
+                name,
+                type_name: kind
+                    .attribute("ServiceTypeName")
+                    .unwrap_or_default()
+                    .to_string(),
+                stateful: kind.tag_name().name() == "StatefulService",
+            })
+        })
+        .collect();
+    Ok(TypeRecord {
+        name: type_name,
+        version: type_version,
+        parameters,
+        services,
+    })
 }
 
 fn read_xml(path: &Path, package: &str, what: &str) -> Result<String, FabricError> {

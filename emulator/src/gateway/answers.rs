@@ -18,12 +18,23 @@ pub(crate) fn status(code: Code) -> u16 {
         | Code::InvalidUploadSessionId
         | Code::UploadSessionRangeNotSatisfiable
         | Code::ImageBuilderValidationError
-        | Code::ImageBuilderReservedDirectoryError => 400,
-        Code::NameDoesNotExist | Code::FileNotFound | Code::ServiceManifestNotFound => 404,
+        | Code::ImageBuilderReservedDirectoryError
+        | Code::ApplicationNotUpgrading
+        | Code::ApplicationUpgradeValidationError
+        | Code::UpgradeDomainAlreadyCompleted => 400,
+        Code::NameDoesNotExist
+        | Code::FileNotFound
+        | Code::ServiceManifestNotFound
+        | Code::ApplicationTypeNotFound
+        | Code::ApplicationNotFound => 404,
         Code::NameAlreadyExists
         | Code::NameNotEmpty
         | Code::UploadSessionIdConflict
-        | Code::ApplicationTypeAlreadyExists => 409,
+        | Code::ApplicationTypeAlreadyExists
+        | Code::ApplicationAlreadyExists
+        | Code::ApplicationAlreadyInTargetVersion
+        | Code::ApplicationUpgradeInProgress
+        | Code::ApplicationTypeInUse => 409,
         Code::ValueTooLarge => 413,
         Code::Fail => 500,
         Code::Abort => 503,

@@ -37,6 +37,21 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteImageStoreContent",
     "CopyImageStoreContent",
     "ProvisionApplicationType",
+    "GetApplicationTypeInfoList",
+    "GetApplicationTypeInfoListByName",
+    "UnprovisionApplicationType",
+    "CreateApplication",
+    "GetApplicationInfoList",
+    "GetApplicationInfo",
+    "DeleteApplication",
+    "StartApplicationUpgrade",
+    "GetApplicationUpgrade",
+    "UpdateApplicationUpgrade",
+    "ResumeApplicationUpgrade",
+    "RollbackApplicationUpgrade",
+    "GetApplicationHealth",
+    "GetServiceInfoList",
+    "GetClusterVersion",
 ];
 
 /// What happens to a share of the requests of one operation (or of all). Fractions are of

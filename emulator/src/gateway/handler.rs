@@ -8,7 +8,7 @@ use http_body_util::{Either, Full};
 use hyper::{Request, Response, body::Incoming};
 
 use super::{
-    State, answers,
+    State, answers, applications,
     bodies::{self, gateway_json, respond},
     chunk,
     faults::{self, AnswerBody, Fate},
@@ -126,6 +126,7 @@ async fn serve(
     }
     check_api_version(&query, state.config.runtime_version)?;
     match route {
+        Route::Lifecycle(op) => applications::serve(state, op, request, &query).await,
         Route::SessionById => {
             let id = session_id(&query)?;
             let found = state.uploads()?.by_id(id);

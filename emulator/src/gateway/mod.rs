@@ -3,6 +3,7 @@
 //! gateway's checks. It serves each operation by calling the system services.
 
 pub(crate) mod answers;
+pub(crate) mod applications;
 pub(crate) mod bodies;
 pub(crate) mod chunk;
 pub(crate) mod faults;
@@ -20,7 +21,7 @@ use std::{
 
 use self::{faults::Injector, security::Bearer};
 use crate::{
-    cluster_manager::application_types::AppTypes,
+    cluster_manager::{application_types::AppTypes, applications::Applications},
     fabric_error::FabricError,
     image_store::{content::Store, sessions::Uploads},
     naming::Naming,
@@ -37,6 +38,8 @@ pub(crate) struct Settings {
     pub bearer: Option<Bearer>,
     pub max_file_bytes: u64,
     pub store_page_entries: usize,
+    /// How many times faster than real time upgrades run.
+    pub time_scale: f64,
 }
 
 /// The gateway and the services behind it, shared by connections.
@@ -48,6 +51,8 @@ pub(crate) struct State {
     /// Image store content; file operations are atomic renames, so no lock is needed.
     pub store: Store,
     pub app_types: Mutex<AppTypes>,
+    /// Applications and their upgrades; locked after `app_types` when both are.
+    pub applications: Mutex<Applications>,
     pub faults: Injector,
     /// File bytes received by UploadFile and UploadFileChunk, kept or not.
     pub received: AtomicU64,

@@ -25,6 +25,49 @@ pub(crate) enum Route {
     Copy,
     Provision,
     Root,
+    /// An application operation of the Cluster Manager (see `gateway/applications.rs`).
+    Lifecycle(Lifecycle),
+}
+
+/// The application types, applications and upgrade operations; applications by name.
+pub(crate) enum Lifecycle {
+    Types,
+    TypeVersions(String),
+    Unprovision(String),
+    Create,
+    List,
+    Get(String),
+    Delete(String),
+    StartUpgrade(String),
+    Progress(String),
+    UpdateUpgrade(String),
+    Resume(String),
+    Rollback(String),
+    Health(String),
+    Services(String),
+    ClusterVersion,
+}
+
+impl Lifecycle {
+    fn operation(&self) -> &'static str {
+        match self {
+            Lifecycle::Types => "GetApplicationTypeInfoList",
+            Lifecycle::TypeVersions(_) => "GetApplicationTypeInfoListByName",
+            Lifecycle::Unprovision(_) => "UnprovisionApplicationType",
+            Lifecycle::Create => "CreateApplication",
+            Lifecycle::List => "GetApplicationInfoList",
+            Lifecycle::Get(_) => "GetApplicationInfo",
+            Lifecycle::Delete(_) => "DeleteApplication",
+            Lifecycle::StartUpgrade(_) => "StartApplicationUpgrade",
+            Lifecycle::Progress(_) => "GetApplicationUpgrade",
+            Lifecycle::UpdateUpgrade(_) => "UpdateApplicationUpgrade",
+            Lifecycle::Resume(_) => "ResumeApplicationUpgrade",
+            Lifecycle::Rollback(_) => "RollbackApplicationUpgrade",
+            Lifecycle::Health(_) => "GetApplicationHealth",
+            Lifecycle::Services(_) => "GetServiceInfoList",
+            Lifecycle::ClusterVersion => "GetClusterVersion",
+        }
+    }
 }
 
 impl Route {
@@ -48,8 +91,21 @@ impl Route {
             Route::Copy => "CopyImageStoreContent",
             Route::Provision => "ProvisionApplicationType",
             Route::Root => "Root",
+            Route::Lifecycle(op) => op.operation(),
         }
     }
+}
+
+/// The gateway's answer for a URL it does not know, with a message that tells "not emulated"
+/// from "bad argument".
+fn not_implemented(method: &Method, path: &str) -> FabricError {
+    FabricError::new(
+        Code::InvalidArg,
+        format!(
+            "Invalid argument: {method} {path} is not implemented by the emulator \
+             (servicefabric-emulator); a cluster may serve it"
+        ),
+    )
 }
 
 /// Routes on the literal segments; everything before the `$` segment is the key.
@@ -88,17 +144,34 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, FabricError> {
         ("Names", true, "", &Method::GET) => Route::NameExists(full_name(&key)?),
         ("Names", true, "", &Method::DELETE) => Route::DeleteName(full_name(&key)?),
         ("$", true, "", &Method::GET) if key == "GetAadMetadata" => Route::AadMetadata,
-        // The gateway's answer for a URL it does not know, with a message that tells "not
-        // emulated" from "bad argument".
-        _ => {
-            return Err(FabricError::new(
-                Code::InvalidArg,
-                format!(
-                    "Invalid argument: {method} {path} is not implemented by the emulator \
-                     (servicefabric-emulator); a cluster may serve it"
-                ),
-            ));
+        ("$", true, "", &Method::GET) if key == "GetClusterVersion" => {
+            Route::Lifecycle(Lifecycle::ClusterVersion)
         }
+        ("ApplicationTypes", false, "", &Method::GET) => Route::Lifecycle(Lifecycle::Types),
+        ("ApplicationTypes", true, "", &Method::GET) => {
+            Route::Lifecycle(Lifecycle::TypeVersions(decode_once(&key)?))
+        }
+        ("ApplicationTypes", true, "Unprovision", &Method::POST) => {
+            Route::Lifecycle(Lifecycle::Unprovision(decode_once(&key)?))
+        }
+        ("Applications", false, "Create", &Method::POST) => Route::Lifecycle(Lifecycle::Create),
+        ("Applications", false, "", &Method::GET) => Route::Lifecycle(Lifecycle::List),
+        ("Applications", true, action, method) => {
+            let name = full_name(&key)?;
+            Route::Lifecycle(match (action, method) {
+                ("", &Method::GET) => Lifecycle::Get(name),
+                ("Delete", &Method::POST) => Lifecycle::Delete(name),
+                ("Upgrade", &Method::POST) => Lifecycle::StartUpgrade(name),
+                ("GetUpgradeProgress", &Method::GET) => Lifecycle::Progress(name),
+                ("UpdateUpgrade", &Method::POST) => Lifecycle::UpdateUpgrade(name),
+                ("MoveToNextUpgradeDomain", &Method::POST) => Lifecycle::Resume(name),
+                ("RollbackUpgrade", &Method::POST) => Lifecycle::Rollback(name),
+                ("GetHealth", &Method::GET) => Lifecycle::Health(name),
+                ("GetServices", &Method::GET) => Lifecycle::Services(name),
+                _ => return Err(not_implemented(method, path)),
+            })
+        }
+        _ => return Err(not_implemented(method, path)),
     };
     Ok(route)
 }
