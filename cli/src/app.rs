@@ -1,4 +1,5 @@
-//! `sfrest app upload` and `sfrest app provision`: deploy an application package folder.
+//! `sfrest app …`: upload and provision an application package folder; the application
+//! lifecycle commands are in `lifecycle.rs`.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -14,7 +15,7 @@ use servicefabric_rest::{
 };
 
 use crate::{
-    Target,
+    Target, lifecycle,
     output::{Failure, interrupted, note, out},
 };
 
@@ -26,6 +27,29 @@ pub enum AppCommand {
     /// Provision (register) an application type from a package in the image store, or from
     /// an .sfpkg at a URI.
     Provision(ProvisionArgs),
+    /// The provisioned application types and versions.
+    Types(crate::lifecycle::TypesArgs),
+    /// Unprovision a version of an application type (refused while it is in use).
+    Unprovision(crate::lifecycle::UnprovisionArgs),
+    /// The applications.
+    Ls(crate::lifecycle::ListArgs),
+    /// One application: its type, version, status, health and parameters.
+    Show(crate::lifecycle::NameArgs),
+    /// Create an application of a provisioned type and version.
+    Create(crate::lifecycle::CreateArgs),
+    /// Start a rolling upgrade; returns once the gateway accepted it (follow it with
+    /// `app status --watch`).
+    Upgrade(Box<crate::lifecycle::UpgradeArgs>),
+    /// The latest upgrade and where it stands; --watch follows it to its end.
+    Status(crate::lifecycle::StatusArgs),
+    /// Roll back the running upgrade.
+    Rollback(crate::lifecycle::ChangeArgs),
+    /// Start the next upgrade domain of a manual upgrade.
+    Resume(crate::lifecycle::ResumeArgs),
+    /// The application's health and its services'.
+    Health(crate::lifecycle::NameArgs),
+    /// Delete an application (asks for confirmation on a terminal, unless --yes).
+    Rm(crate::lifecycle::RemoveArgs),
     /// Write a sample application package to DIR (services, nested folders, names with
     /// spaces and non-ASCII letters, one large code file), to try `app upload` on.
     Sample {
@@ -40,6 +64,9 @@ pub enum AppCommand {
         /// Size of the large code file, in bytes.
         #[arg(long, default_value_t = 3 * 1024 * 1024)]
         large_file_size: u64,
+        /// ApplicationTypeVersion in the manifest (a second version to upgrade to).
+        #[arg(long, default_value = "1.0.0")]
+        type_version: String,
     },
 }
 
@@ -117,16 +144,29 @@ enum Cleanup {
 pub async fn run(command: AppCommand, top: &Target) -> Result<(), Failure> {
     match command {
         AppCommand::Upload(args) => upload(&args, &args.target.or(top)).await,
+        AppCommand::Types(args) => lifecycle::types(&args, &args.target.or(top)).await,
+        AppCommand::Unprovision(args) => lifecycle::unprovision(&args, &args.target.or(top)).await,
+        AppCommand::Ls(args) => lifecycle::list(&args, &args.target.or(top)).await,
+        AppCommand::Show(args) => lifecycle::show(&args, &args.target.or(top)).await,
+        AppCommand::Create(args) => lifecycle::create(&args, &args.target.or(top)).await,
+        AppCommand::Upgrade(args) => lifecycle::upgrade(&args, &args.target.or(top)).await,
+        AppCommand::Status(args) => lifecycle::status(&args, &args.target.or(top)).await,
+        AppCommand::Rollback(args) => lifecycle::rollback(&args, &args.target.or(top)).await,
+        AppCommand::Resume(args) => lifecycle::resume(&args, &args.target.or(top)).await,
+        AppCommand::Health(args) => lifecycle::health(&args, &args.target.or(top)).await,
+        AppCommand::Rm(args) => lifecycle::remove(&args, &args.target.or(top)).await,
         AppCommand::Sample {
             dir,
             files,
             file_size,
             large_file_size,
+            type_version,
         } => {
             let sample = SamplePackage {
                 small_files: files,
                 small_file_bytes: file_size,
                 large_file_bytes: large_file_size,
+                type_version,
                 ..SamplePackage::default()
             };
             let summary = write_sample_package(&dir, &sample).map_err(|e| {

@@ -4,7 +4,7 @@
 use std::{net::ToSocketAddrs, path::PathBuf};
 
 use clap::Args;
-use servicefabric_emulator::{Emulator, FaultPlan, TlsOptions};
+use servicefabric_emulator::{Emulator, FaultPlan, HealthRule, TlsOptions};
 
 use crate::output::{Failure, note};
 
@@ -56,6 +56,20 @@ pub struct EmulatorArgs {
         requires = "tls"
     )]
     bearer_token: Option<String>,
+    /// Upgrade domains of the emulated cluster (UD0, UD1, …).
+    #[arg(long, default_value_t = servicefabric_emulator::DEFAULT_UPGRADE_DOMAINS)]
+    upgrade_domains: usize,
+    /// Run every upgrade timer F times faster (domains, health checks, timeouts).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Make applications report a health state: TYPE@VERSION=Ok|Warning|Error[:from=UDn]
+    /// (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = parse_health)]
+    health: Vec<HealthRule>,
+}
+
+fn parse_health(text: &str) -> Result<HealthRule, String> {
+    text.parse()
 }
 
 /// The `--tls` options, reading the given certificate files.
@@ -101,6 +115,18 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), Failure> {
     }
     if let Some(names) = args.page_max_names {
         builder = builder.page_max_names(names);
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(Failure::Usage(format!(
+            "--time-scale {}: expected a positive factor such as 100",
+            args.time_scale
+        )));
+    }
+    builder = builder
+        .upgrade_domains(args.upgrade_domains)
+        .time_scale(args.time_scale);
+    for rule in &args.health {
+        builder = builder.health(rule.clone());
     }
     if let Some(plan) = &args.faults {
         builder = builder.faults(plan.clone());

@@ -4,6 +4,7 @@
 
 mod app;
 mod emulator;
+mod lifecycle;
 mod output;
 mod security;
 mod store;

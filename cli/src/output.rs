@@ -20,6 +20,9 @@ pub enum Failure {
     ClosedPipe,
     /// SIGINT or SIGTERM; the exit status is 128 + the signal number.
     Signal(u8),
+    /// The calls succeeded but what they followed ended badly (an upgrade rolled back or
+    /// failed); exit status 1, as for a failed call.
+    Outcome(String),
 }
 
 impl From<Error> for Failure {
@@ -60,6 +63,10 @@ impl Failure {
             Self::Usage(why) => {
                 note(format_args!("error: {why}"));
                 ExitCode::from(2)
+            }
+            Self::Outcome(what) => {
+                note(format_args!("error: {what}"));
+                ExitCode::FAILURE
             }
             Self::ClosedPipe => ExitCode::SUCCESS,
             Self::Signal(number) => ExitCode::from(128 + number),

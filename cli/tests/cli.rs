@@ -803,3 +803,181 @@ fn a_session_whose_ranges_do_not_fit_its_size_is_inconsistent_not_zero_missing()
         (Some(8), Some(true))
     );
 }
+
+#[test]
+fn the_application_lifecycle_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, endpoint) = standalone_emulator(&[
+        "--no-seed",
+        "--upgrade-domains",
+        "3",
+        "--time-scale",
+        "1000",
+        "--health",
+        "SampleAppType@3.0.0=Error:from=UD1",
+    ]);
+    let e = ["--endpoint", endpoint.as_str()];
+    let run = |args: &[&str]| {
+        let all: Vec<&str> = args.iter().chain(e.iter()).copied().collect();
+        sfrest(&all)
+    };
+    for version in ["1.0.0", "2.0.0", "3.0.0"] {
+        let pkg = dir
+            .path()
+            .join(format!("App_{}", version.replace('.', "_")));
+        let pkg = pkg.to_string_lossy().into_owned();
+        let (code, _, err) = sfrest(&[
+            "app",
+            "sample",
+            &pkg,
+            "--files",
+            "2",
+            "--large-file-size",
+            "0",
+            "--type-version",
+            version,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = run(&[
+            "app",
+            "upload",
+            &pkg,
+            "--provision",
+            "--resume-dir",
+            &dir.path().to_string_lossy(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = run(&["app", "types"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 4, "header and three versions: {out}");
+
+    let (code, _, err) = run(&[
+        "app",
+        "create",
+        "fabric:/shop",
+        "--type",
+        "SampleAppType",
+        "--version",
+        "1.0.0",
+        "--param",
+        "Greeting=hi",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&[
+        "app",
+        "create",
+        "fabric:/bad",
+        "--type",
+        "SampleAppType",
+        "--version",
+        "1.0.0",
+        "--param",
+        "Nope=1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Parameter 'Nope' is not defined"), "{err}");
+    let (code, out, _) = run(&["app", "ls", "--json"]);
+    assert_eq!(code, 0);
+    let apps: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(apps[0]["Parameters"]["Greeting"], "hi", "{out}");
+
+    // A healthy monitored upgrade, followed to its end.
+    let (code, out, err) = run(&[
+        "app",
+        "upgrade",
+        "fabric:/shop",
+        "--version",
+        "2.0.0",
+        "--health-check-stable",
+        "30s",
+        "--health-check-retry",
+        "1m",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("accepted"), "{out}");
+    let (code, out, err) = run(&["app", "status", "fabric:/shop", "--watch"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .last()
+            .is_some_and(|l| l.contains("RollingForwardCompleted")),
+        "{out}"
+    );
+    let (_, out, _) = run(&["app", "show", "fabric:/shop", "--json"]);
+    let app: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(app["TypeVersion"], "2.0.0");
+    assert!(
+        app["Parameters"].as_object().is_some_and(|p| p.is_empty()),
+        "parameters replaced: {out}"
+    );
+
+    // Error from UD1 on 3.0.0: rolled back, and --watch says so with exit 1.
+    run(&[
+        "app",
+        "upgrade",
+        "fabric:/shop",
+        "--version",
+        "3.0.0",
+        "--health-check-stable",
+        "30s",
+        "--health-check-retry",
+        "1m",
+    ]);
+    let (code, _, err) = run(&["app", "status", "fabric:/shop", "--watch"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("RollingBackCompleted") && err.contains("HealthCheck"),
+        "{err}"
+    );
+    let (_, out, _) = run(&["app", "health", "fabric:/shop"]);
+    assert!(out.starts_with("fabric:/shop: Ok"), "back on 2.0.0: {out}");
+
+    // Manual: resumed by hand, then rolled back; a bad duration is a usage error.
+    let (code, _, err) = run(&[
+        "app",
+        "upgrade",
+        "fabric:/shop",
+        "--version",
+        "1.0.0",
+        "--mode",
+        "unmonitored-manual",
+        "--health-check-stable",
+        "soon",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    run(&[
+        "app",
+        "upgrade",
+        "fabric:/shop",
+        "--version",
+        "1.0.0",
+        "--mode",
+        "unmonitored-manual",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (_, out, _) = run(&["app", "status", "fabric:/shop", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (
+            status["State"].as_str(),
+            status["NextUpgradeDomain"].as_str()
+        ),
+        (Some("RollingForwardPending"), Some("UD1")),
+        "{out}"
+    );
+    let (code, _, err) = run(&["app", "resume", "fabric:/shop", "--domain", "UD1"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["app", "rollback", "fabric:/shop"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, _, err) = run(&["app", "unprovision", "SampleAppType", "2.0.0"]);
+    assert_eq!(code, 1, "in use: {err}");
+    assert!(err.contains("FABRIC_E_APPLICATION_TYPE_IN_USE"), "{err}");
+    let (code, _, err) = run(&["app", "rm", "fabric:/shop"]);
+    assert_eq!(code, 0, "no terminal, no question: {err}");
+    let (code, _, err) = run(&["app", "unprovision", "SampleAppType", "2.0.0"]);
+    assert_eq!(code, 0, "{err}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
