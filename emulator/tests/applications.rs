@@ -431,3 +431,41 @@ async fn an_upgrade_in_flight_survives_a_restart() {
     let done = until(&client, UpgradeProgress::is_terminal).await;
     assert_eq!(done.state, UpgradeState::RollingForwardCompleted);
 }
+
+#[tokio::test]
+async fn an_update_changes_a_running_upgrade() {
+    let (_e, client) = cluster(fast()).await;
+    let mut request = UpgradeRequest::new("2.0.0");
+    request.mode = RollingUpgradeMode::UnmonitoredManual;
+    client
+        .start_application_upgrade(APP, &request)
+        .await
+        .expect("start");
+    until(&client, |p| p.state == UpgradeState::RollingForwardPending).await;
+    // Paused after UD0; switched to UnmonitoredAuto it goes on with UD1 after a resume, then
+    // runs to the end by itself.
+    let update = servicefabric_rest::UpgradeUpdate::new(RollingUpgradeMode::UnmonitoredAuto);
+    client
+        .update_application_upgrade(APP, &update)
+        .await
+        .expect("update");
+    assert_eq!(
+        client
+            .application_upgrade(APP)
+            .await
+            .expect("progress")
+            .mode,
+        RollingUpgradeMode::UnmonitoredAuto
+    );
+    client
+        .resume_application_upgrade(APP, "UD1")
+        .await
+        .expect("resume");
+    let done = until(&client, UpgradeProgress::is_terminal).await;
+    assert_eq!(done.state, UpgradeState::RollingForwardCompleted);
+    let none = client
+        .update_application_upgrade(APP, &update)
+        .await
+        .expect_err("ended");
+    assert_eq!(none.code(), Some(&ErrorCode::ApplicationNotUpgrading));
+}
