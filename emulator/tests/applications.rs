@@ -469,3 +469,32 @@ async fn an_update_changes_a_running_upgrade() {
         .expect_err("ended");
     assert_eq!(none.code(), Some(&ErrorCode::ApplicationNotUpgrading));
 }
+
+#[tokio::test]
+async fn the_same_start_again_is_409_while_set_up_then_200_and_delete_ends_an_upgrade() {
+    // Real time: the set-up window is one second.
+    let (_e, client) = cluster(Emulator::builder().upgrade_domains(3)).await;
+    let mut request = UpgradeRequest::new("2.0.0");
+    request.mode = RollingUpgradeMode::UnmonitoredAuto;
+    client
+        .start_application_upgrade(APP, &request)
+        .await
+        .expect("start");
+    let busy = client
+        .start_application_upgrade(APP, &request)
+        .await
+        .expect_err("still being set up");
+    assert_eq!(busy.code(), Some(&ErrorCode::ApplicationUpgradeInProgress));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client
+        .start_application_upgrade(APP, &request)
+        .await
+        .expect("the same description again changes nothing");
+    let progress = client.application_upgrade(APP).await.expect("progress");
+    assert_eq!(progress.state, UpgradeState::RollingForwardInProgress);
+    client
+        .delete_application(APP, false)
+        .await
+        .expect("deleted during its upgrade");
+    assert_eq!(client.application(APP).await.expect("get"), None);
+}
