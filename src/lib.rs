@@ -68,7 +68,7 @@ pub use ops::upgrades::{
     UpgradeDomainState, UpgradeProgress, UpgradeRequest, UpgradeState, UpgradeUpdate,
 };
 pub use ops::upload_sessions::{ChunkRange, UploadSession};
-pub use paging::Pages;
+pub use paging::{ItemPage, Pages};
 pub use transport::policy::RetryPolicy;
 
 /// The `bytes` crate, for [`Client::upload_chunk`].

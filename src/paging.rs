@@ -43,6 +43,39 @@ impl<P> fmt::Debug for Pages<P> {
     }
 }
 
+/// One page of a listing of `T` (`Items` and `ContinuationToken` on the wire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ItemPage<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// The token for the next page; `None` on the last (the gateway sends `""`).
+    pub continuation_token: Option<String>,
+}
+
+impl<T> ItemPage<T> {
+    pub(crate) fn new(items: Vec<T>, continuation_token: Option<String>) -> Self {
+        Self {
+            items,
+            continuation_token: continuation_token.filter(|t| !t.is_empty()),
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        Self::new(Vec::new(), None)
+    }
+}
+
+impl<T> Page for ItemPage<T> {
+    fn next_token(&self) -> Option<&str> {
+        self.continuation_token.as_deref()
+    }
+
+    fn entries(&self) -> usize {
+        self.items.len()
+    }
+}
+
 /// Pages from `fetch`, called with `None` first and then with each page's token.
 pub(crate) fn pages<P, F, Fut>(fetch: F) -> Pages<P>
 where

@@ -15,7 +15,7 @@ use crate::{
     generated::types,
     open_enum::open_enum,
     ops::applications::parameters_from_wire,
-    paging::{self, Page, Pages},
+    paging::{self, ItemPage, Pages},
     paths::package_path,
     transport::{answer::Answer, call::Resend, hooks},
 };
@@ -256,47 +256,22 @@ pub struct ApplicationType {
 }
 
 /// One page of [`Client::application_types`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ApplicationTypePage {
-    /// The type versions on this page.
-    pub items: Vec<ApplicationType>,
-    /// The token for the next page; `None` on the last.
-    pub continuation_token: Option<String>,
-}
+pub type ApplicationTypePage = ItemPage<ApplicationType>;
 
-impl Page for ApplicationTypePage {
-    fn next_token(&self) -> Option<&str> {
-        self.continuation_token.as_deref()
-    }
-
-    fn entries(&self) -> usize {
-        self.items.len()
-    }
-}
-
-impl ApplicationTypePage {
-    fn from_wire(raw: types::PagedApplicationTypeInfoList) -> Self {
-        Self {
-            items: raw
-                .items
-                .into_iter()
-                .map(|t| ApplicationType {
-                    name: t.name.unwrap_or_default(),
-                    version: t.version.unwrap_or_default(),
-                    status: ApplicationTypeStatus::from_wire(
-                        t.status.as_deref().unwrap_or("Invalid"),
-                    ),
-                    status_details: t.status_details.filter(|d| !d.is_empty()),
-                    default_parameters: parameters_from_wire(t.default_parameter_list),
-                })
-                .collect(),
-            continuation_token: raw
-                .continuation_token
-                .map(String::from)
-                .filter(|t| !t.is_empty()),
-        }
-    }
+fn type_page(raw: types::PagedApplicationTypeInfoList) -> ApplicationTypePage {
+    ItemPage::new(
+        raw.items
+            .into_iter()
+            .map(|t| ApplicationType {
+                name: t.name.unwrap_or_default(),
+                version: t.version.unwrap_or_default(),
+                status: ApplicationTypeStatus::from_wire(t.status.as_deref().unwrap_or("Invalid")),
+                status_details: t.status_details.filter(|d| !d.is_empty()),
+                default_parameters: parameters_from_wire(t.default_parameter_list),
+            })
+            .collect(),
+        raw.continuation_token.map(String::from),
+    )
 }
 
 impl Client {
@@ -377,11 +352,8 @@ impl Client {
             }
         };
         Ok(match answer {
-            Answer::Body(raw) => ApplicationTypePage::from_wire(raw),
-            Answer::Empty => ApplicationTypePage {
-                items: Vec::new(),
-                continuation_token: None,
-            },
+            Answer::Body(raw) => type_page(raw),
+            Answer::Empty => ItemPage::empty(),
         })
     }
 

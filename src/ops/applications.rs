@@ -9,7 +9,7 @@ use crate::{
     Client, Error, Result,
     generated::types,
     open_enum::open_enum,
-    paging::{self, Page, Pages},
+    paging::{self, ItemPage, Pages},
     paths,
     transport::{answer::Answer, call::Resend},
 };
@@ -84,24 +84,7 @@ impl Application {
 }
 
 /// One page of [`Client::applications`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ApplicationPage {
-    /// The applications on this page.
-    pub items: Vec<Application>,
-    /// The token for the next page; `None` on the last.
-    pub continuation_token: Option<String>,
-}
-
-impl Page for ApplicationPage {
-    fn next_token(&self) -> Option<&str> {
-        self.continuation_token.as_deref()
-    }
-
-    fn entries(&self) -> usize {
-        self.items.len()
-    }
-}
+pub type ApplicationPage = ItemPage<Application>;
 
 /// A service of an application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,24 +105,7 @@ pub struct Service {
 }
 
 /// One page of [`Client::services`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServicePage {
-    /// The services on this page.
-    pub items: Vec<Service>,
-    /// The token for the next page; `None` on the last.
-    pub continuation_token: Option<String>,
-}
-
-impl Page for ServicePage {
-    fn next_token(&self) -> Option<&str> {
-        self.continuation_token.as_deref()
-    }
-
-    fn entries(&self) -> usize {
-        self.items.len()
-    }
-}
+pub type ServicePage = ItemPage<Service>;
 
 /// An application's health, from `GetApplicationHealth`.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,10 +137,6 @@ pub(crate) fn parameters_from_wire(
     list: Vec<types::ApplicationParameter>,
 ) -> BTreeMap<String, String> {
     list.into_iter().map(|p| (p.key, p.value)).collect()
-}
-
-fn nonempty(token: Option<String>) -> Option<String> {
-    token.filter(|t| !t.is_empty())
 }
 
 fn about(name: &str) -> impl Fn() -> String + '_ {
@@ -326,14 +288,11 @@ impl Client {
             )
             .await?;
         match answer {
-            Answer::Body(raw) => Ok(ApplicationPage {
-                items: raw.items.into_iter().map(Application::from_wire).collect(),
-                continuation_token: nonempty(raw.continuation_token.map(String::from)),
-            }),
-            Answer::Empty => Ok(ApplicationPage {
-                items: Vec::new(),
-                continuation_token: None,
-            }),
+            Answer::Body(raw) => Ok(ItemPage::new(
+                raw.items.into_iter().map(Application::from_wire).collect(),
+                raw.continuation_token.map(String::from),
+            )),
+            Answer::Empty => Ok(ItemPage::empty()),
         }
     }
 
@@ -435,9 +394,8 @@ impl Client {
             )
             .await?;
         match answer {
-            Answer::Body(raw) => Ok(ServicePage {
-                items: raw
-                    .items
+            Answer::Body(raw) => Ok(ItemPage::new(
+                raw.items
                     .into_iter()
                     .map(|s| Service {
                         name: s.name.unwrap_or_default(),
@@ -450,12 +408,9 @@ impl Client {
                         status: s.service_status.unwrap_or_default(),
                     })
                     .collect(),
-                continuation_token: nonempty(raw.continuation_token.map(String::from)),
-            }),
-            Answer::Empty => Ok(ServicePage {
-                items: Vec::new(),
-                continuation_token: None,
-            }),
+                raw.continuation_token.map(String::from),
+            )),
+            Answer::Empty => Ok(ItemPage::empty()),
         }
     }
 
