@@ -226,6 +226,13 @@ async fn provision(
 
 async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
     let client = crate::connect_for_change(target, "app upload").await?;
+    if !args.dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "{}: no such folder; expected an application package folder (holding \
+             ApplicationManifest.xml)",
+            args.dir.display()
+        )));
+    }
     let path_in_store = match &args.path_in_store {
         Some(path) => path.clone(),
         None => args
@@ -275,14 +282,26 @@ async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
     }
     if args.provision {
         let package = ApplicationPackage::ImageStore {
-            path: path_in_store,
+            path: path_in_store.clone(),
             cleanup: CleanupPolicy::Default,
         };
         let options = ProvisionOptions {
             asynchronous: false,
             server_timeout: args.provision_timeout,
         };
-        provision(&client, &package, &options).await?;
+        // A re-run of an upload that was provisioned already: the job is done.
+        return match client.provision_application_type(&package, &options).await {
+            Ok(_) => out(format_args!("provisioned {path_in_store}\n")),
+            Err(e)
+                if e.code()
+                    .is_some_and(|c| c.as_str() == "FABRIC_E_APPLICATION_TYPE_ALREADY_EXISTS") =>
+            {
+                out(format_args!(
+                    "the application type of {path_in_store} was already provisioned\n"
+                ))
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     Ok(())
 }

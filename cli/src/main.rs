@@ -289,9 +289,12 @@ async fn names(command: NamesCommand, top: &Target) -> Result<(), Failure> {
                 let all: Vec<String> = names.try_collect().await?;
                 return out(format_args!("{}\n", output::json_strings(&all)));
             }
-            out("NAME\n")?;
+            // The header goes out with the first row: a failure leaves stdout empty.
             let mut count = 0usize;
             while let Some(name) = names.try_next().await? {
+                if count == 0 {
+                    out("NAME\n")?;
+                }
                 out(format_args!("{name}\n"))?;
                 count += 1;
             }

@@ -44,10 +44,30 @@ impl Failure {
                 ..
             }) => {
                 let about = resource.map(|r| format!(" ({r})")).unwrap_or_default();
+                // The gateway writes `Null` for codes without a text: not a sentence to show.
+                let message = match message.trim() {
+                    "" | "Null" => String::new(),
+                    text => format!(": {text}"),
+                };
                 note(format_args!(
-                    "error: {code}: {message}{about} (HTTP {status})"
+                    "error: {code}{message}{about} (HTTP {status})"
                 ));
+                if status.as_u16() == 404 && about.contains("content path") {
+                    note("hint: that path is not in the image store (`sfrest store ls` lists it)");
+                }
                 ExitCode::FAILURE
+            }
+            // Input refused before anything was sent: a usage error, as the README says.
+            Self::Client(Error::InvalidInput {
+                what,
+                value,
+                expected,
+                ..
+            }) => {
+                note(format_args!(
+                    "error: invalid {what} {value:?}: expected {expected}"
+                ));
+                ExitCode::from(2)
             }
             Self::Client(other) => {
                 note(format_args!("error: {other}"));
@@ -57,6 +77,9 @@ impl Failure {
                          wants a client certificate it lists (--pem/--pfx) or an Entra ID token \
                          (--token/--token-cmd)",
                     );
+                }
+                if let Error::Connect(source) = &other {
+                    connect_hint(source);
                 }
                 ExitCode::FAILURE
             }
@@ -133,5 +156,38 @@ impl Interrupts {
         }
         let _ = tokio::signal::ctrl_c().await;
         2
+    }
+}
+
+/// What to check when no connection could be made.
+fn connect_hint(source: &servicefabric_rest::reqwest::Error) {
+    let url = source.url();
+    let refused = {
+        let mut cause: Option<&dyn std::error::Error> = Some(source);
+        let mut found = false;
+        while let Some(c) = cause {
+            if c.to_string().contains("refused") {
+                found = true;
+            }
+            cause = c.source();
+        }
+        found
+    };
+    if refused {
+        let at = url
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        note(format_args!(
+            "hint: nothing accepted the connection at {at}: is a Service Fabric gateway (or \
+             `sfrest emulator`) listening there?"
+        ));
+    }
+    if let Some(url) = url
+        && url.port().is_none()
+    {
+        note(
+            "hint: the endpoint names no port, so the scheme's default (80/443) was used; a \
+             cluster's HTTP gateway usually listens on 19080 (http://host:19080)",
+        );
     }
 }
