@@ -1,10 +1,9 @@
 //! `sfrest app …`: upload and provision an application package folder; the application
 //! lifecycle commands are in `lifecycle.rs`.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use servicefabric_deploy::{
     ClientExt, PackageOptions, PackageProgressFn, PackageReport, default_resume_dir,
 };
@@ -17,6 +16,7 @@ use servicefabric_rest::{
 use crate::{
     Target, lifecycle,
     output::{Failure, interrupted, note, out},
+    progress::Progress,
 };
 
 #[derive(Subcommand)]
@@ -247,25 +247,41 @@ async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
                 ))
             })?,
     };
-    let bars = Bars::new();
+    let progress = std::sync::Arc::new(Progress::start(
+        &format!("app upload {path_in_store}"),
+        true,
+    ));
+    let shown = progress.clone();
+    let found_so_far = std::sync::atomic::AtomicU64::new(0);
     let options = PackageOptions {
         parallel: args.parallel,
         session_threshold: args.session_threshold,
         chunk_size: args.chunk_size,
         compress: args.compress,
         resume_dir: Some(args.resume_dir.clone().unwrap_or_else(default_resume_dir)),
-        progress: Some(bars.callback()),
+        progress: Some(PackageProgressFn::new(move |p| {
+            shown.bytes(p.bytes_done, p.bytes_total, p.bytes_found);
+            // A file found in the store is no milestone: only files this run sent are.
+            let found = found_so_far.swap(p.bytes_found, std::sync::atomic::Ordering::Relaxed)
+                < p.bytes_found;
+            let finished =
+                (p.file_bytes_done == p.file_bytes_total && !found).then_some(p.file.as_str());
+            shown.files(p.files_done, p.files_total, finished);
+        })),
         ..PackageOptions::default()
     };
     let outcome = tokio::select! {
         outcome = client.upload_package(&args.dir, &path_in_store, &options) => outcome,
         signal = interrupted() => {
-            bars.abandon();
+            progress.clear();
             note("sfrest: interrupted; run the same command again to resume (files in the store and session uploads are kept)");
             return Err(Failure::Signal(signal));
         }
     };
-    bars.clear();
+    match &outcome {
+        Ok(_) => progress.finish(),
+        Err(_) => progress.clear(),
+    }
     let report = match outcome {
         Ok(report) => report,
         Err(e) => {
@@ -281,6 +297,7 @@ async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
         out(format_args!("{}\n", summary(&report)))?;
     }
     if args.provision {
+        progress.phase("provisioning");
         let package = ApplicationPackage::ImageStore {
             path: path_in_store.clone(),
             cleanup: CleanupPolicy::Default,
@@ -354,55 +371,4 @@ fn human_bytes(bytes: f64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
-}
-
-/// Overall bytes (rate, ETA) and files, on stderr; nothing is drawn when it is not a terminal.
-struct Bars {
-    multi: MultiProgress,
-    bytes: ProgressBar,
-    files: ProgressBar,
-}
-
-impl Bars {
-    fn new() -> Self {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let bytes = multi.add(ProgressBar::new(0));
-        let files = multi.add(ProgressBar::new(0));
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        {
-            bytes.set_style(style);
-        }
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}") {
-            files.set_style(style);
-        }
-        bytes.enable_steady_tick(Duration::from_millis(200));
-        Self {
-            multi,
-            bytes,
-            files,
-        }
-    }
-
-    fn callback(&self) -> PackageProgressFn {
-        let (bytes, files) = (self.bytes.clone(), self.files.clone());
-        PackageProgressFn::new(move |p| {
-            bytes.set_length(p.bytes_total);
-            bytes.set_position(p.bytes_done);
-            files.set_length(p.files_total);
-            files.set_position(p.files_done);
-            files.set_message(p.file.clone());
-        })
-    }
-
-    fn abandon(&self) {
-        self.bytes.abandon();
-        self.files.abandon();
-    }
-
-    fn clear(&self) {
-        self.bytes.finish_and_clear();
-        self.files.finish_and_clear();
-        let _ = self.multi.clear();
-    }
 }

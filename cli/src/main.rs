@@ -6,6 +6,7 @@ mod app;
 mod emulator;
 mod lifecycle;
 mod output;
+mod progress;
 mod security;
 mod store;
 mod table;
@@ -31,6 +32,10 @@ struct Cli {
     /// Where to send requests; also accepted after the subcommand.
     #[command(flatten)]
     target: Target,
+    /// How long work shows progress on stderr: bars on a terminal and plain timestamped
+    /// lines otherwise (auto), or always one of them, or nothing.
+    #[arg(long, value_enum, global = true, default_value_t = progress::ProgressMode::Auto)]
+    progress: progress::ProgressMode,
     #[command(subcommand)]
     command: Command,
 }
@@ -185,6 +190,7 @@ enum SessionCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    progress::set_mode(cli.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

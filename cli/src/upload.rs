@@ -3,8 +3,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use crate::progress::Progress;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use servicefabric_deploy::{ClientExt, ProgressFn, UploadOptions};
 use servicefabric_rest::{Client, Error, Uuid};
 
@@ -40,15 +40,17 @@ pub struct UploadArgs {
 pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
     let client = crate::connect_for_change(target, "upload").await?;
     let id = args.session_id.unwrap_or_else(Uuid::new_v4);
-    let bar = progress_bar();
-    let shown = bar.clone();
+    let progress = std::sync::Arc::new(Progress::start(&format!("upload {}", args.path), false));
+    let shown = progress.clone();
+    let found = std::sync::Arc::new(std::sync::OnceLock::new());
     let options = UploadOptions {
         session_id: args.session_id,
         chunk_size: args.chunk_size,
         resume_record: args.resume_record.clone(),
         progress: Some(ProgressFn::new(move |p| {
-            shown.set_length(p.total);
-            shown.set_position(p.acknowledged);
+            // The first report is the session read back: what an earlier run sent.
+            let found = *found.get_or_init(|| p.acknowledged);
+            shown.bytes(p.acknowledged, p.total, found);
         })),
         ..UploadOptions::default()
     };
@@ -62,12 +64,15 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
     let outcome = tokio::select! {
         outcome = client.upload_file(&args.file, &args.path, &options) => outcome,
         signal = interrupted() => {
-            bar.abandon();
+            progress.clear();
             hint(&client, args, id).await;
             return Err(Failure::Signal(signal));
         }
     };
-    bar.finish_and_clear();
+    match &outcome {
+        Ok(_) => progress.finish(),
+        Err(_) => progress.clear(),
+    }
     match outcome {
         Ok(report) => {
             if report.started_over {
@@ -95,17 +100,6 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
             Err(e.into())
         }
     }
-}
-
-/// A byte progress bar on stderr; indicatif draws nothing when stderr is not a terminal.
-fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// Prints the resume command when session `id` exists on the server for this path, or when

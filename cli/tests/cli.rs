@@ -1038,3 +1038,83 @@ fn errors_say_what_to_do_and_nothing_reaches_stdout_before_a_failure() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/no/such/pkg: no such folder"), "{err}");
 }
+
+#[test]
+fn progress_is_plain_timestamped_lines_in_a_build_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, endpoint) = standalone_emulator(&["--no-seed"]);
+    let pkg = dir.path().join("Pkg").to_string_lossy().into_owned();
+    let resume = dir.path().to_string_lossy().into_owned();
+    sfrest(&[
+        "app",
+        "sample",
+        &pkg,
+        "--files",
+        "3",
+        "--large-file-size",
+        "0",
+    ]);
+    // stderr is a pipe here: auto means plain; --progress works after the subcommand too.
+    let (code, _, err) = sfrest(&[
+        "app",
+        "upload",
+        &pkg,
+        "--endpoint",
+        &endpoint,
+        "--resume-dir",
+        &resume,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let stamped = |line: &str| {
+        line.len() > 21
+            && line.as_bytes()[4] == b'-'
+            && line.as_bytes()[10] == b'T'
+            && line[..21].ends_with("Z ")
+    };
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| stamped(l) && l.ends_with("app upload Pkg: started")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| stamped(l) && l.contains("ApplicationManifest.xml done")),
+        "{err}"
+    );
+    assert!(
+        lines.iter().any(|l| stamped(l) && l.contains("/s, eta")),
+        "{err}"
+    );
+    // Run again: every file is found in the store, none is a milestone.
+    let (code, _, err) = sfrest(&[
+        "app",
+        "upload",
+        &pkg,
+        "--endpoint",
+        &endpoint,
+        "--resume-dir",
+        &resume,
+        "--progress",
+        "plain",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(" done ("), "{err}");
+    let (code, _, err) = sfrest(&[
+        "--progress",
+        "none",
+        "app",
+        "upload",
+        &pkg,
+        "--endpoint",
+        &endpoint,
+        "--resume-dir",
+        &resume,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.lines().any(stamped), "{err}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

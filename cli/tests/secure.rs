@@ -252,7 +252,7 @@ fn tokens_from_a_command_refreshed_once_and_never_over_http() {
         ],
         &[],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a token with an http endpoint is refused input");
     assert!(
         err.contains("https") && err.contains("http://127.0.0.1:9") && !err.contains("tok-right"),
         "{err}"

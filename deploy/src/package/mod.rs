@@ -104,6 +104,10 @@ pub struct PackageProgress {
     pub file_bytes_done: u64,
     /// That file's size.
     pub file_bytes_total: u64,
+    /// Of `bytes_done`, the bytes the store already held when this call began (files it
+    /// skipped, and what resumed sessions had received): `bytes_done - bytes_found` is what
+    /// this call sent, for a rate.
+    pub bytes_found: u64,
 }
 
 /// A progress callback for [`PackageOptions::progress`]; it runs on the uploading tasks, so
@@ -170,17 +174,22 @@ pub struct PackageReport {
 struct Tracker {
     bytes_total: u64,
     files_total: u64,
-    done: Mutex<(u64, u64)>,
+    /// Bytes done, files done, bytes found in the store.
+    done: Mutex<(u64, u64, u64)>,
     callback: Option<PackageProgressFn>,
 }
 
 impl Tracker {
-    /// Adds `delta` acknowledged bytes of `file`, and one file when `finished`.
-    fn add(&self, file: &PackageFile, delta: u64, file_done: u64, finished: bool) {
-        let (bytes_done, files_done) = {
+    /// Adds `delta` acknowledged bytes of `file` (`found`: the store held them before this
+    /// call), and one file when `finished`.
+    fn add(&self, file: &PackageFile, delta: u64, file_done: u64, finished: bool, found: bool) {
+        let (bytes_done, files_done, bytes_found) = {
             let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
             done.0 = done.0.saturating_add(delta);
             done.1 += u64::from(finished);
+            if found {
+                done.2 = done.2.saturating_add(delta);
+            }
             *done
         };
         if let Some(callback) = &self.callback {
@@ -192,6 +201,7 @@ impl Tracker {
                 file: file.relative.clone(),
                 file_bytes_done: file_done,
                 file_bytes_total: file.size,
+                bytes_found,
             });
         }
     }
@@ -271,7 +281,7 @@ impl Workflow<'_> {
         let tracker = Arc::new(Tracker {
             bytes_total: layout.files.iter().map(|f| f.size).sum(),
             files_total: layout.files.len() as u64,
-            done: Mutex::new((0, 0)),
+            done: Mutex::new((0, 0, 0)),
             callback: options.progress.clone(),
         });
         let mut report = PackageReport {
@@ -294,7 +304,7 @@ impl Workflow<'_> {
             .iter()
             .partition(|f| in_store.get(&store_path(&f.relative)) == Some(&f.size));
         for file in &skip {
-            tracker.add(file, file.size, file.size, true);
+            tracker.add(file, file.size, file.size, true, true);
             report.files_skipped += 1;
             report.bytes_resumed += file.size;
         }
@@ -336,7 +346,7 @@ impl Workflow<'_> {
             loop {
                 match self.upload_store_file(&file.local, &path).await {
                     Ok(bytes) => {
-                        tracker.add(file, bytes, bytes, true);
+                        tracker.add(file, bytes, bytes, true, false);
                         return Ok(Sent {
                             bytes,
                             resumed: 0,
@@ -358,12 +368,16 @@ impl Workflow<'_> {
             None => None,
         };
         let last = Arc::new(AtomicU64::new(0));
+        let first_seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let progress = {
             let (tracker, file, last) = (tracker.clone(), file.clone(), last.clone());
+            let first_seen = first_seen.clone();
             ProgressFn::new(move |p| {
                 let before = last.fetch_max(p.acknowledged, Ordering::Relaxed);
+                // The first report is the session read back: what an earlier run sent.
+                let found = !first_seen.swap(true, Ordering::Relaxed);
                 if p.acknowledged > before {
-                    tracker.add(&file, p.acknowledged - before, p.acknowledged, false);
+                    tracker.add(&file, p.acknowledged - before, p.acknowledged, false, found);
                 }
             })
         };
@@ -377,7 +391,13 @@ impl Workflow<'_> {
         };
         let report = self.upload_file(&file.local, &path, &upload).await?;
         let before = last.swap(file.size, Ordering::Relaxed);
-        tracker.add(file, file.size.saturating_sub(before), file.size, true);
+        tracker.add(
+            file,
+            file.size.saturating_sub(before),
+            file.size,
+            true,
+            false,
+        );
         Ok(Sent {
             bytes: report.bytes_sent,
             resumed: report.resumed_bytes,
