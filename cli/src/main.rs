@@ -43,6 +43,7 @@ struct Cli {
 /// The gateway to talk to. Flattened into each command that talks to one, and at the top for
 /// `sfrest --endpoint URL names ls …`.
 #[derive(Args, Clone, Default)]
+#[command(next_help_heading = "Connection")]
 struct Target {
     /// Gateway URL, e.g. http://localhost:19080; repeat it (or separate with commas) for
     /// one gateway per node, tried in turn. Without one, read commands use an embedded
@@ -74,6 +75,12 @@ impl Target {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a completion script for a shell: `sfrest completions bash > ~/.local/share/bash-completion/completions/sfrest`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Service Fabric names.
     Names {
         #[command(subcommand)]
@@ -258,6 +265,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let top = &cli.target;
     match cli.command {
         Command::Emulator(args) => emulator::run(&args).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "sfrest",
+                &mut script,
+            );
+            out(String::from_utf8_lossy(&script))
+        }
         Command::Tour { target } => tour::run(&target.or(top)).await,
         Command::Upload(args) => upload::run(&args, &args.target.or(top)).await,
         Command::Names { command } => names(command, top).await,

@@ -17,6 +17,7 @@ use crate::output::Failure;
 const TOKEN_CMD_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Args, Clone, Default)]
+#[command(next_help_heading = "TLS and tokens")]
 pub struct SecurityArgs {
     /// Client certificate, PEM: certificate and key in one file, or the certificate with --key.
     #[arg(long, value_name = "FILE", conflicts_with = "pfx")]

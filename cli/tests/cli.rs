@@ -1118,3 +1118,29 @@ fn progress_is_plain_timestamped_lines_in_a_build_log() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn completions_and_help_headings() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (code, out, err) = sfrest(&["completions", shell]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("sfrest") && out.contains("upload-session"),
+            "{shell}: {out}"
+        );
+    }
+    let (code, _, err) = sfrest(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+    // The connection, TLS and token options appear once, under their own headings.
+    let (_, help, _) = sfrest(&["names", "ls", "--help"]);
+    assert_eq!(help.matches("--endpoint").count(), 1, "{help}");
+    let options = help.find("Options:").expect("options");
+    let connection = help.find("Connection:").expect("connection heading");
+    let tls = help.find("TLS and tokens:").expect("tls heading");
+    assert!(options < connection && connection < tls, "{help}");
+    assert!(help[connection..tls].contains("--endpoint"), "{help}");
+    assert!(
+        help[tls..].contains("--pfx") && !help[options..connection].contains("--pfx"),
+        "{help}"
+    );
+}
