@@ -69,7 +69,7 @@ pub use ops::upgrades::{
 };
 pub use ops::upload_sessions::{ChunkRange, UploadSession};
 pub use paging::{ItemPage, Pages};
-pub use transport::policy::RetryPolicy;
+pub use transport::{call::count_resends, policy::RetryPolicy};
 
 /// The `bytes` crate, for [`Client::upload_chunk`].
 pub use bytes;

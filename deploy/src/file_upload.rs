@@ -115,7 +115,8 @@ pub struct UploadReport {
     pub chunks_sent: u64,
     /// Bytes the session already held when this call began (a resumed upload).
     pub resumed_bytes: u64,
-    /// Failures recovered from by [`UploadOptions::max_retries`].
+    /// Requests sent again after a failed attempt (a 503, a timeout, a dropped connection):
+    /// by the client's retry policy and by [`UploadOptions::max_retries`] alike.
     pub retries: u32,
     /// The resume record showed the local file had changed since its session began: that
     /// session was dropped and the file sent again in a new one.

@@ -106,22 +106,42 @@ pub trait ClientExt {
 }
 
 impl ClientExt for Client {
-    fn upload_file(
+    async fn upload_file(
         &self,
         local: &Path,
         content_path: &str,
         options: &UploadOptions,
-    ) -> impl Future<Output = Result<UploadReport>> + Send {
-        Workflow(self).upload_file(local, content_path, options)
+    ) -> Result<UploadReport> {
+        let (report, resent) = servicefabric_rest::count_resends(Workflow(self).upload_file(
+            local,
+            content_path,
+            options,
+        ))
+        .await;
+        report.map(|mut report| {
+            report.retries = report
+                .retries
+                .saturating_add(u32::try_from(resent).unwrap_or(u32::MAX));
+            report
+        })
     }
 
-    fn upload_package(
+    async fn upload_package(
         &self,
         local_dir: &Path,
         path_in_store: &str,
         options: &PackageOptions,
-    ) -> impl Future<Output = Result<PackageReport>> + Send {
-        Workflow(self).upload_package(local_dir, path_in_store, options)
+    ) -> Result<PackageReport> {
+        let (report, resent) = servicefabric_rest::count_resends(Workflow(self).upload_package(
+            local_dir,
+            path_in_store,
+            options,
+        ))
+        .await;
+        report.map(|mut report| {
+            report.retries = report.retries.saturating_add(resent);
+            report
+        })
     }
 }
 

@@ -509,3 +509,47 @@ async fn listings_page_and_tell_empty_from_missing() {
     let gone = client.delete_store_content("dir").await.expect_err("404");
     assert!(gone.is_not_found(), "{gone}");
 }
+
+/// The report's retries count every request sent again, those the client's retry policy
+/// recovered from included (a 503 storm used to report "0 retries").
+#[tokio::test]
+async fn retries_count_what_the_retry_policy_recovered_from() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pkg = dir.path().join("Pkg");
+    write_sample_package(
+        &pkg,
+        &SamplePackage {
+            small_files: 20,
+            large_file_bytes: 0,
+            ..SamplePackage::default()
+        },
+    )
+    .expect("sample");
+    let mut counted = Vec::new();
+    for plan in ["seed=9", "seed=9;*:503=0.3"] {
+        let emulator = Emulator::builder()
+            .faults(plan.parse().expect("plan"))
+            .start()
+            .await
+            .expect("emulator");
+        let client = Client::builder(emulator.endpoint())
+            .retry_policy(
+                RetryPolicy::default()
+                    .max_retries(10)
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(2)),
+            )
+            .build()
+            .expect("client");
+        let report = client
+            .upload_package(&pkg, "Pkg", &options(&dir.path().join("resume")))
+            .await
+            .expect("upload");
+        counted.push(report.retries);
+    }
+    assert_eq!(counted[0], 0, "no fault, no retry");
+    assert!(
+        counted[1] > 5,
+        "30% of the requests answered 503: {counted:?}"
+    );
+}

@@ -14,7 +14,10 @@ use crate::{
     Client, Error, Result,
     generated::types,
     paths,
-    transport::{answer::Answer, call::Resend},
+    transport::{
+        answer::Answer,
+        call::{Resend, note_resent},
+    },
 };
 
 /// Where a chunk stands after a failure of unknown outcome.
@@ -353,6 +356,7 @@ impl Client {
             };
             tracing::info!(%session_id, range = %content_range, error = %error, "re-sending a chunk the session still expects");
             tokio::time::sleep(wait).await;
+            note_resent();
         }
     }
 

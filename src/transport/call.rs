@@ -22,6 +22,34 @@ use crate::{
     generated::{self, types::FabricError},
 };
 
+tokio::task_local! {
+    /// Counts the requests sent again within a [`count_resends`] scope.
+    static RESENT: Arc<std::sync::atomic::AtomicU64>;
+}
+
+/// Records that a request is being sent again after a failed attempt.
+pub(crate) fn note_resent() {
+    let _ = RESENT.try_with(|count| count.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+}
+
+/// Runs `future` and counts the requests the client sent again after a failed attempt while
+/// it ran (a 503, a timeout, a dropped connection, a refused token), those the retry policy
+/// recovered from included. Counts the calls of this task only: the futures `future` polls,
+/// not tasks it spawns.
+///
+/// ```no_run
+/// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+/// let (names, resent) =
+///     servicefabric_rest::count_resends(client.sub_names_page("fabric:/samples", true, None)).await;
+/// println!("{} names, {resent} requests sent again", names?.names.len());
+/// # Ok(()) }
+/// ```
+pub async fn count_resends<F: Future>(future: F) -> (F::Output, u64) {
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let output = RESENT.scope(count.clone(), future).await;
+    (output, count.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resend {
@@ -113,6 +141,7 @@ impl Transport {
                 auth.refused(generation);
                 tracing::info!(parent: &span, "the gateway refused the token: asking for a new one");
                 attempt += 1;
+                note_resent();
                 continue;
             }
             let unreachable = matches!(error, Error::Connect(_));
@@ -144,6 +173,7 @@ impl Transport {
             );
             tokio::time::sleep(wait).await;
             attempt += 1;
+            note_resent();
         }
     }
 
@@ -233,6 +263,7 @@ impl Transport {
                 "the state read back shows the call did not act: sending it again"
             );
             tokio::time::sleep(wait).await;
+            note_resent();
         }
     }
 }

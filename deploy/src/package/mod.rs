@@ -160,7 +160,8 @@ pub struct PackageReport {
     pub bytes_sent: u64,
     /// Bytes not sent because the store held them: skipped files and resumed sessions.
     pub bytes_resumed: u64,
-    /// Failures recovered from (beyond those the client's retry policy absorbed).
+    /// Requests sent again after a failed attempt (a 503, a timeout, a dropped connection),
+    /// those the client's retry policy recovered from included.
     pub retries: u64,
     /// Folders marked complete with `_.dir`.
     pub folders: u64,
