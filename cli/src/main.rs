@@ -36,6 +36,11 @@ struct Cli {
     /// lines otherwise (auto), or always one of them, or nothing.
     #[arg(long, value_enum, global = true, default_value_t = progress::ProgressMode::Auto)]
     progress: progress::ProgressMode,
+    /// Show the request policy's events on stderr (each retry with its reason and wait,
+    /// each failover; the emulator's injected faults); -vv adds every request's span.
+    /// RUST_LOG overrides both.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -198,6 +203,7 @@ enum SessionCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     progress::set_mode(cli.progress);
+    logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -259,6 +265,35 @@ pub(crate) async fn connect_for_change(target: &Target, command: &str) -> Result
     }
     let (client, _) = connect(target, Emulator::builder(), "").await?;
     Ok(client)
+}
+
+/// `-v`: the policy's events (info); `-vv`: every request's span too (debug, printed when it
+/// closes, with its fields). `RUST_LOG` overrides both. Nothing is installed otherwise.
+fn logging(verbose: u8) {
+    use tracing_subscriber::{EnvFilter, fmt::format::FmtSpan};
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    if verbose == 0 && !from_env {
+        return;
+    }
+    let level = if verbose >= 2 { "debug" } else { "info" };
+    let filter = if from_env {
+        EnvFilter::from_default_env()
+    } else {
+        EnvFilter::new(format!(
+            "servicefabric_rest={level},servicefabric_deploy={level},servicefabric_emulator={level}"
+        ))
+    };
+    let spans = if verbose >= 2 {
+        FmtSpan::CLOSE
+    } else {
+        FmtSpan::NONE
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(spans)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

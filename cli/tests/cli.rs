@@ -1144,3 +1144,56 @@ fn completions_and_help_headings() {
         "{help}"
     );
 }
+
+#[test]
+fn verbose_shows_the_policys_retries_and_the_emulators_faults() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args([
+            "emulator",
+            "-v",
+            "--listen",
+            "127.0.0.1:0",
+            "--faults",
+            "seed=5;GetSubNameInfoList:503=0.5",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).expect("banner");
+    let endpoint = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("endpoint")
+        .to_string();
+    let child = Running(child);
+    // -v after the subcommand; the policy retries the 503s and says so.
+    let (code, _, err) = sfrest(&[
+        "names",
+        "ls",
+        "samples",
+        "--recursive",
+        "--endpoint",
+        &endpoint,
+        "-v",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("retrying GetSubNameInfoList"), "{err}");
+    let (_, _, quiet) = sfrest(&[
+        "names",
+        "ls",
+        "samples",
+        "--recursive",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert!(!quiet.contains("retrying"), "{quiet}");
+    // -vv adds the request spans.
+    let (_, _, spans) = sfrest(&["-vv", "names", "exists", "samples", "--endpoint", &endpoint]);
+    assert!(spans.contains("servicefabric_request"), "{spans}");
+    drop(child);
+    let mut log = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    assert!(log.contains("fault plan: injected"), "{log}");
+}

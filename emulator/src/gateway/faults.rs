@@ -304,6 +304,9 @@ impl Injector {
         } else {
             Fate::Serve
         };
+        if fate != Fate::Serve {
+            tracing::info!(operation, fault = ?fate, "fault plan: injected");
+        }
         (fate, faults.latency)
     }
 }
