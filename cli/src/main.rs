@@ -64,6 +64,20 @@ struct Target {
 }
 
 impl Target {
+    /// The endpoint, timeout and security options as flags, to repeat in a printed command
+    /// (never a secret).
+    fn flags(&self) -> String {
+        let mut flags = Vec::new();
+        if !self.endpoint.is_empty() {
+            flags.push(format!("--endpoint '{}'", self.endpoint.join(",")));
+        }
+        if let Some(timeout) = self.timeout {
+            flags.push(format!("--timeout {timeout}"));
+        }
+        flags.extend(self.security.flags());
+        flags.join(" ")
+    }
+
     /// This command's flags, else the top-level ones.
     fn or(&self, top: &Target) -> Target {
         Target {
@@ -402,5 +416,40 @@ mod tests {
     fn every_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// The flags a printed command repeats: the connection, never a token.
+    #[test]
+    fn printed_flags_carry_the_connection_and_no_secret() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from([
+            "sfrest",
+            "names",
+            "ls",
+            "samples",
+            "--endpoint",
+            "https://a:19080,https://b:19080",
+            "--timeout",
+            "30",
+            "--token",
+            "tok-secret",
+            "--server-thumbprint",
+            "AB12",
+            "--ca",
+            "my ca.pem",
+        ])
+        .expect("parses");
+        let super::Command::Names {
+            command: super::NamesCommand::Ls { target, .. },
+        } = cli.command
+        else {
+            panic!("names ls");
+        };
+        let flags = target.flags();
+        assert_eq!(
+            flags,
+            "--endpoint 'https://a:19080,https://b:19080' --timeout 30 --ca 'my ca.pem' --server-thumbprint AB12"
+        );
+        assert!(!flags.contains("tok-secret"));
     }
 }

@@ -73,7 +73,53 @@ enum Backend {
     Native,
 }
 
+/// A value quoted for a POSIX shell.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
 impl SecurityArgs {
+    /// These options as command-line flags, to repeat them in a printed command. Never a
+    /// secret: a token given by value is left out (it comes from SF_TOKEN or --token-cmd);
+    /// a PFX password is never on the command line anyway.
+    pub fn flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let path = |flag: &str, p: &Option<PathBuf>, out: &mut Vec<String>| {
+            if let Some(p) = p {
+                out.push(format!("{flag} {}", quoted(&p.display().to_string())));
+            }
+        };
+        path("--pem", &self.pem, &mut out);
+        path("--key", &self.key_file, &mut out);
+        path("--pfx", &self.pfx, &mut out);
+        path("--ca", &self.ca, &mut out);
+        for t in &self.server_thumbprint {
+            out.push(format!("--server-thumbprint {t}"));
+        }
+        for cn in &self.server_cn {
+            out.push(format!("--server-cn {}", quoted(cn)));
+        }
+        for t in &self.issuer_thumbprint {
+            out.push(format!("--issuer-thumbprint {t}"));
+        }
+        if self.insecure {
+            out.push("--insecure".into());
+        }
+        if let Some(cmd) = &self.token_cmd {
+            out.push(format!("--token-cmd {}", quoted(cmd)));
+        }
+        if let Some(backend) = self.tls_backend {
+            out.push(
+                match backend {
+                    Backend::Rustls => "--tls-backend rustls",
+                    Backend::Native => "--tls-backend native",
+                }
+                .into(),
+            );
+        }
+        out
+    }
+
     /// This command's flags, else the top-level ones, flag by flag.
     pub fn or(&self, top: &SecurityArgs) -> SecurityArgs {
         let list = |mine: &Vec<String>, theirs: &Vec<String>| {

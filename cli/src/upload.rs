@@ -33,6 +33,9 @@ pub struct UploadArgs {
     /// starts over if the file changed meanwhile.
     #[arg(long)]
     resume_record: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     pub target: Target,
 }
@@ -65,7 +68,7 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
         outcome = client.upload_file(&args.file, &args.path, &options) => outcome,
         signal = interrupted() => {
             progress.clear();
-            hint(&client, args, id).await;
+            hint(&client, args, target, id).await;
             return Err(Failure::Signal(signal));
         }
     };
@@ -82,6 +85,17 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
                     report.session_id
                 ));
             }
+            if args.json {
+                return out(format_args!(
+                    "{}\n",
+                    serde_json::json!({
+                        "Path": args.path, "SessionId": report.session_id, "FileSize": report.file_size,
+                        "BytesSent": report.bytes_sent, "ChunksSent": report.chunks_sent,
+                        "ResumedBytes": report.resumed_bytes, "Retries": report.retries,
+                        "StartedOver": report.started_over, "Committed": true,
+                    })
+                ));
+            }
             out(format_args!(
                 "uploaded {} of {} bytes in {} chunks to {} (session {}, {} resumed, {} retries); committed\n",
                 report.bytes_sent,
@@ -96,7 +110,7 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
         // Refused before anything was sent: there is nothing to resume.
         Err(e @ Error::InvalidInput { .. }) => Err(e.into()),
         Err(e) => {
-            hint(&client, args, id).await;
+            hint(&client, args, target, id).await;
             Err(e.into())
         }
     }
@@ -104,7 +118,7 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
 
 /// Prints the resume command when session `id` exists on the server for this path, or when
 /// the server cannot be asked (it may still hold the session).
-async fn hint(client: &Client, args: &UploadArgs, id: Uuid) {
+async fn hint(client: &Client, args: &UploadArgs, target: &Target, id: Uuid) {
     if let Some(record) = &args.resume_record {
         note(format_args!(
             "sfrest: run the same command again to resume (the session is in {})",
@@ -112,11 +126,14 @@ async fn hint(client: &Client, args: &UploadArgs, id: Uuid) {
         ));
         return;
     }
+    // Complete, so that pasting it works: the connection flags too (never a secret).
     let command = format!(
-        "sfrest upload '{}' --path '{}' --session-id {id}",
+        "sfrest upload '{}' --path '{}' --session-id {id} {}",
         args.file.display(),
-        args.path
+        args.path,
+        target.flags()
     );
+    let command = command.trim_end().to_string();
     let wanted = args.path.replace('/', "\\");
     match tokio::time::timeout(CHECK_TIMEOUT, client.upload_sessions_by_id(id)).await {
         Ok(Ok(sessions)) => {

@@ -403,9 +403,10 @@ fn resume_hint_only_when_the_server_holds_the_session() {
     });
     let (code, _, err) = upload(&url);
     assert_eq!(code, 1, "{err}");
+    // The command is complete: pasted, it reaches the same gateway.
     assert!(
         err.contains(&format!(
-            "resume with: sfrest upload '{file}' --path 'a\\f.bin' --session-id {id}"
+            "resume with: sfrest upload '{file}' --path 'a\\f.bin' --session-id {id} --endpoint '{url}'"
         )),
         "{err}"
     );
@@ -1196,4 +1197,34 @@ fn verbose_shows_the_policys_retries_and_the_emulators_faults() {
     let mut log = String::new();
     let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
     assert!(log.contains("fault plan: injected"), "{log}");
+}
+
+#[test]
+fn upload_json_report_and_secrets_stay_out_of_the_resume_command() {
+    let (mut child, endpoint) = standalone_emulator(&["--no-seed"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, vec![5u8; 10_000]).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let (code, out, err) = sfrest(&[
+        "upload",
+        &file,
+        "--path",
+        "j\\f.bin",
+        "--chunk-size",
+        "4096",
+        "--json",
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (report["BytesSent"].as_u64(), report["ChunksSent"].as_u64()),
+        (Some(10_000), Some(3)),
+        "{out}"
+    );
+    assert_eq!(report["Committed"], true);
+    let _ = child.kill();
+    let _ = child.wait();
 }
