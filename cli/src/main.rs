@@ -228,12 +228,54 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run(cli));
+    let (outcome, shown) = runtime.block_on(async {
+        let outcome = run(cli).await;
+        let shown = match &outcome {
+            Err(Failure::Client(error)) => untrusted_certificate(error).await,
+            _ => None,
+        };
+        (outcome, shown)
+    });
     // Do not wait for tasks still blocked on a dead peer.
     runtime.shutdown_background();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(failure) => {
+            let code = failure.report();
+            if let Some(shown) = shown {
+                output::note(shown);
+            }
+            code
+        }
+    }
+}
+
+/// A gateway whose certificate this machine does not trust: shows its SHA-1 thumbprint, so
+/// that it can be checked and pinned with --server-thumbprint. It is read with a pin nothing
+/// matches, so the validation reports what the server showed; no request is sent.
+async fn untrusted_certificate(error: &servicefabric_rest::Error) -> Option<String> {
+    use servicefabric_rest::{Error, tls::ServerValidation};
+    let (Error::Connect(source) | Error::Transport(source)) = error else {
+        return None;
+    };
+    let text = error.to_string();
+    if !(text.contains("UnknownIssuer") || text.contains("certificate verify failed")) {
+        return None;
+    }
+    let origin = source.url().map(|u| u.origin().ascii_serialization())?;
+    let pin = ServerValidation::thumbprints(["0".repeat(40)]).ok()?;
+    let probe = Client::builder(&origin)
+        .server_validation(pin)
+        .retry_policy(servicefabric_rest::RetryPolicy::none())
+        .http_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .ok()?;
+    match probe.cluster_version().await {
+        Err(Error::ServerCertificate { mismatch, .. }) => Some(format!(
+            "note: the certificate {origin} showed: {}",
+            mismatch.found
+        )),
+        _ => None,
     }
 }
 

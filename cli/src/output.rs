@@ -81,6 +81,7 @@ impl Failure {
                 if let Error::Connect(source) = &other {
                     connect_hint(source);
                 }
+                scheme_hint(&other.to_string());
                 ExitCode::FAILURE
             }
             Self::Usage(why) => {
@@ -188,6 +189,32 @@ fn connect_hint(source: &servicefabric_rest::reqwest::Error) {
         note(
             "hint: the endpoint names no port, so the scheme's default (80/443) was used; a \
              cluster's HTTP gateway usually listens on 19080 (http://host:19080)",
+        );
+    }
+}
+
+/// The scheme does not match the server, or its certificate is not trusted: say which flag
+/// fixes it.
+fn scheme_hint(text: &str) {
+    if text.contains("invalid HTTP version parsed") {
+        note(
+            "hint: the server answered in TLS: the gateway speaks https; use an https:// endpoint \
+             (a secured cluster also needs --pem/--pfx or a token, and a way to trust it)",
+        );
+    } else if text.contains("InvalidContentType") || text.contains("wrong version number") {
+        note(
+            "hint: the server does not speak TLS: use an http:// endpoint for an unsecured \
+             gateway",
+        );
+    } else if text.contains("UnknownIssuer")
+        || text.contains("certificate verify failed")
+        || text.contains("invalid peer certificate")
+    {
+        note(
+            "hint: the gateway's certificate is not trusted by this machine: pin it with \
+             --server-thumbprint HEX (the SHA-1 thumbprint Service Fabric shows) or \
+             --server-cn NAME, trust its CA with --ca FILE, or, for a throwaway test cluster \
+             only, skip the check with --insecure",
         );
     }
 }

@@ -1228,3 +1228,47 @@ fn upload_json_report_and_secrets_stay_out_of_the_resume_command() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_wrong_scheme_and_an_untrusted_certificate_say_what_to_do() {
+    let (mut tls, banner) = emulator_with_banner("127.0.0.1:0", &["--tls"]);
+    let endpoint = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("endpoint")
+        .to_string();
+    let thumbprint = banner
+        .split("thumbprint ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("thumbprint in banner")
+        .to_string();
+    // http spoken to an https gateway.
+    let plain = endpoint.replace("https://", "http://");
+    let (code, _, err) = sfrest(&["names", "ls", "samples", "--endpoint", &plain]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the gateway speaks https"), "{err}");
+    // Its certificate is not trusted: the flags that fix it, and its SHA-1 thumbprint.
+    let (code, _, err) = sfrest(&["names", "ls", "samples", "--endpoint", &endpoint]);
+    assert_eq!(code, 1);
+    for flag in ["--server-thumbprint", "--server-cn", "--ca", "--insecure"] {
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+    assert!(
+        err.contains(&format!("SHA-1 {thumbprint}")),
+        "{thumbprint}: {err}"
+    );
+    let _ = tls.kill();
+    let _ = tls.wait();
+    // https spoken to an http gateway.
+    let (mut child, endpoint) = standalone_emulator(&[]);
+    let secure = endpoint.replace("http://", "https://");
+    let (code, _, err) = sfrest(&["names", "ls", "samples", "--endpoint", &secure]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("does not speak TLS: use an http:// endpoint"),
+        "{err}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
