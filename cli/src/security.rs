@@ -224,11 +224,17 @@ impl SecurityArgs {
         Identity::from_pkcs12_file(pfx, &password)
             .map(Some)
             .map_err(|e| match e {
-                Error::Certificate { file, problem } if password.is_empty() => {
+                // The hint only when a password was the problem.
+                Error::Certificate { file, problem }
+                    if password.is_empty() && problem.contains("wrong password") =>
+                {
                     Failure::Usage(format!(
                         "certificate file {file}: {problem} (no password was given: set \
                          SF_PFX_PASSWORD, or run on a terminal to be asked)"
                     ))
+                }
+                Error::Certificate { file, problem } => {
+                    Failure::Usage(format!("certificate file {file}: {problem}"))
                 }
                 other => Failure::Client(other),
             })

@@ -141,9 +141,19 @@ fn client_certificates_as_pem_or_pfx_and_a_pinned_gateway() {
         "{err}"
     );
     let (code, _, err) = exists(&["--pfx", pfx], &[("SF_PFX_PASSWORD", "wrong-pass")]);
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 2,
+        "a certificate that cannot be used is refused input"
+    );
     assert!(
         err.contains("wrong password") && !err.contains("wrong-pass"),
+        "{err}"
+    );
+    // A PEM file given as --pfx: use --pem, and no word about a password.
+    let (code, _, err) = exists(&["--pfx", pem], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--pem") && !err.contains("SF_PFX_PASSWORD"),
         "{err}"
     );
 

@@ -133,6 +133,13 @@ impl Identity {
     /// A PKCS#12 archive in memory; `source` names it in errors.
     pub fn from_pkcs12(der: &[u8], password: &str, source: &str) -> Result<Self> {
         use p12_keystore::{KeyStore, Pkcs12ImportPolicy, error::Error as P12};
+        if der.trim_ascii_start().starts_with(b"-----BEGIN") {
+            return Err(problem(
+                source,
+                "a PEM file, not a PKCS#12 archive: load it with Identity::from_pem_files \
+                 (sfrest: --pem FILE, with --key FILE when the key is apart)",
+            ));
+        }
         let store = KeyStore::from_pkcs12(der, password, Pkcs12ImportPolicy::Relaxed).map_err(
             |e| match e {
                 P12::MacError(_) => {
