@@ -553,3 +553,55 @@ async fn retries_count_what_the_retry_policy_recovered_from() {
         "30% of the requests answered 503: {counted:?}"
     );
 }
+
+/// `--compress` keeps resumability: the zips are the same bytes from run to run and are
+/// built where the next run finds them, so a cut upload resumes the large zip's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compressed_upload_resumes_after_an_interruption() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let client = Client::new(emulator.endpoint()).expect("client");
+    let work = tempfile::tempdir().expect("tempdir");
+    let local = work.path().join("pkg");
+    let sample = SamplePackage {
+        small_files: 4,
+        // Noise does not compress: the Code zip stays large enough for a session upload.
+        large_file_bytes: 6 * 1024 * 1024,
+        ..SamplePackage::default()
+    };
+    write_sample_package(&local, &sample).expect("sample");
+    let options = PackageOptions {
+        compress: true,
+        parallel: 1,
+        ..options(&work.path().join("resume"))
+    };
+    interrupt(&client, &local, &options, 0.6).await;
+    let first = settled(&emulator).await;
+    let zips: Vec<PathBuf> = std::fs::read_dir(work.path().join("resume/compressed"))
+        .expect("zips kept in the resume directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(zips.len(), 1, "{zips:?}");
+    let report = client
+        .upload_package(&local, "App", &options)
+        .await
+        .expect("resume");
+    let second = emulator.received_bytes() - first;
+    assert!(report.compressed && report.bytes_resumed > 0, "{report:?}");
+    assert!(
+        first + second < report.bytes_total + 2 * options.chunk_size,
+        "only what was missing is sent again: {first} + {second} for {}",
+        report.bytes_total
+    );
+    // The same zips, byte for byte, on a third run: nothing is sent.
+    let before = emulator.received_bytes();
+    let again = client
+        .upload_package(&local, "App", &options)
+        .await
+        .expect("again");
+    assert_eq!(
+        (again.files_sent, emulator.received_bytes()),
+        (0, before),
+        "{again:?}"
+    );
+}

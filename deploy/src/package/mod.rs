@@ -237,18 +237,26 @@ impl Workflow<'_> {
         // Kept alive until the upload ends: the zips are read from it.
         let mut scratch = None;
         let layout = if options.compress {
-            let tmp = tempfile::Builder::new()
-                .prefix("sfrest-package-")
-                .tempdir()
-                .map_err(|e| {
-                    Error::invalid(
-                        "temporary folder",
-                        std::env::temp_dir().display(),
-                        &format!("a writable folder for the compressed copy ({e})"),
-                    )
-                })?;
-            let path = tmp.path().to_path_buf();
-            scratch = Some(tmp);
+            // With a resume directory the zips are built where the next run finds them: the
+            // same bytes and the same files, so an interrupted upload of a zip resumes.
+            let path = match &options.resume_dir {
+                Some(dir) => compress::stable_folder(dir, local_dir, &target),
+                None => {
+                    let tmp = tempfile::Builder::new()
+                        .prefix("sfrest-package-")
+                        .tempdir()
+                        .map_err(|e| {
+                            Error::invalid(
+                                "temporary folder",
+                                std::env::temp_dir().display(),
+                                &format!("a writable folder for the compressed copy ({e})"),
+                            )
+                        })?;
+                    let path = tmp.path().to_path_buf();
+                    scratch = Some(tmp);
+                    path
+                }
+            };
             blocking(move || compress::zip_packages(&layout, &path)).await?
         } else {
             layout
