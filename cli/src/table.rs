@@ -64,7 +64,7 @@ pub fn sessions_table(sessions: &[UploadSession]) -> String {
             "PATH",
             "SIZE",
             "MISSING",
-            "MISSING RANGES",
+            "EXPECTED RANGES",
             "MODIFIED",
         ],
         &rows,

@@ -1,6 +1,6 @@
 //! `sfrest tour`: the seed pages' walk-through, live: names, recursive paging with
 //! continuation tokens, upload sessions by id and by path, then an interrupted upload resumed
-//! from its missing ranges.
+//! from its expected ranges (the gateway's word for the bytes it still misses).
 //!
 //! On the embedded emulator it reads the seeded state and commits the seeded session. On
 //! `--endpoint` it touches nothing that exists: it creates names under a unique prefix and one

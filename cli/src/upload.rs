@@ -64,6 +64,10 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
             .or(args.resume_record.is_none().then_some(id)),
         ..options
     };
+    if args.resume_record.is_some() {
+        // Hashing a large file takes a moment before the first byte goes out: say so.
+        progress.phase("reading the file's SHA-256 for the resume record");
+    }
     let outcome = tokio::select! {
         outcome = client.upload_file(&args.file, &args.path, &options) => outcome,
         signal = interrupted() => {

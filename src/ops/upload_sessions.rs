@@ -42,7 +42,9 @@ pub struct UploadSession {
     pub modified_date: Option<DateTime<Utc>>,
     /// Size of the whole file in bytes.
     pub file_size: u64,
-    /// The byte ranges not yet received, inclusive, in the gateway's order.
+    /// The byte ranges not yet received ("missing ranges"), inclusive, in the gateway's
+    /// order; the gateway's name for them, `ExpectedRanges`, is used throughout this crate
+    /// and `sfrest`.
     pub expected_ranges: Vec<ChunkRange>,
 }
 
