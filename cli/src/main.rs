@@ -6,6 +6,7 @@ mod app;
 mod emulator;
 mod lifecycle;
 mod output;
+mod profiles;
 mod progress;
 mod security;
 mod store;
@@ -41,6 +42,10 @@ struct Cli {
     /// RUST_LOG overrides both.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Use this saved connection profile (see `sfrest cluster select`) instead of the
+    /// default one.
+    #[arg(long, global = true, env = "SF_PROFILE")]
+    profile: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +69,45 @@ struct Target {
 }
 
 impl Target {
+    /// This target for a saved profile (no secret).
+    fn to_profile(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint,
+            "timeout": self.timeout,
+            "security": self.security.to_profile(),
+        })
+    }
+
+    fn from_profile(value: &serde_json::Value) -> Self {
+        Target {
+            endpoint: value["endpoint"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            timeout: value["timeout"].as_u64(),
+            security: Box::new(security::SecurityArgs::from_profile(&value["security"])),
+        }
+    }
+
+    /// This target, with what it leaves unsaid taken from the profile in use. Flags and
+    /// SF_* variables win; a profile's TLS options apply only with the profile's endpoints.
+    fn with_profile(&self) -> Result<Target, Failure> {
+        let saved = profiles::Profiles::load()?;
+        let Some((_, profile)) = saved.in_use()? else {
+            return Ok(self.clone());
+        };
+        let profile = Target::from_profile(profile);
+        if !self.endpoint.is_empty() && self.endpoint != profile.endpoint {
+            // Another cluster than the profile's: none of its settings apply.
+            return Ok(self.clone());
+        }
+        Ok(self.or(&profile))
+    }
+
     /// The endpoint, timeout and security options as flags, to repeat in a printed command
     /// (never a secret).
     fn flags(&self) -> String {
@@ -94,6 +138,11 @@ impl Target {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Connection profiles: `select` saves one (as `sfctl cluster select`), `show` lists them.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Print a completion script for a shell: `sfrest completions bash > ~/.local/share/bash-completion/completions/sfrest`.
     Completions {
         /// The shell.
@@ -195,6 +244,23 @@ struct SessionShow {
 }
 
 #[derive(Subcommand)]
+enum ClusterCommand {
+    /// Save the connection options as a profile (the one --profile names, else "default")
+    /// and make it the default: later commands use it for what they leave unsaid. No secret
+    /// is saved; a token comes from SF_TOKEN or --token-cmd each time.
+    Select {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The saved profiles; the default one is marked.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum SessionCommand {
     /// Commit a complete session: the file appears in the image store.
     Commit {
@@ -217,6 +283,7 @@ enum SessionCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     progress::set_mode(cli.progress);
+    profiles::select(cli.profile.clone());
     logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -286,6 +353,15 @@ pub(crate) async fn connect(
     embedded: EmulatorBuilder,
     note: &str,
 ) -> Result<(Client, Option<Emulator>), Failure> {
+    connect_to(&target.with_profile()?, embedded, note).await
+}
+
+/// As [`connect`], for `target` as it is (no saved profile).
+async fn connect_to(
+    target: &Target,
+    embedded: EmulatorBuilder,
+    note: &str,
+) -> Result<(Client, Option<Emulator>), Failure> {
     let (endpoints, emulator) = match target.endpoint.as_slice() {
         [_, ..] => (target.endpoint.clone(), None),
         [] => {
@@ -313,6 +389,7 @@ pub(crate) async fn connect(
 /// The client for a command that changes state: only a real target will do, since an
 /// embedded emulator would take the change and vanish with it.
 pub(crate) async fn connect_for_change(target: &Target, command: &str) -> Result<Client, Failure> {
+    let target = &target.with_profile()?;
     if target.endpoint.is_empty() {
         return Err(Failure::Usage(format!(
             "`sfrest {command}` changes state, so it needs a gateway: give --endpoint URL or set \
@@ -356,6 +433,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let top = &cli.target;
     match cli.command {
         Command::Emulator(args) => emulator::run(&args).await,
+        Command::Cluster { command } => cluster(command, top).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(
@@ -384,6 +462,70 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             (None, show) => show_sessions(show, top).await,
         },
+    }
+}
+
+async fn cluster(command: ClusterCommand, top: &Target) -> Result<(), Failure> {
+    match command {
+        ClusterCommand::Select { target } => {
+            let target = target.or(top);
+            if target.endpoint.is_empty() {
+                return Err(Failure::Usage(
+                    "`sfrest cluster select` needs --endpoint URL (the cluster's HTTP gateway, usually port 19080)".into(),
+                ));
+            }
+            let name = profiles::selected_or_default();
+            // The options must make a client; the cluster is asked for its version, as a
+            // check, but a cluster that cannot be reached now is saved all the same.
+            let (client, _) = connect_to(&target, Emulator::builder(), "").await?;
+            match tokio::time::timeout(std::time::Duration::from_secs(10), client.cluster_version())
+                .await
+            {
+                Ok(Ok(version)) => output::note(format_args!(
+                    "sfrest: {} answers, runtime {version}",
+                    target.endpoint.join(", ")
+                )),
+                Ok(Err(e)) => output::note(format_args!(
+                    "sfrest: warning: the cluster did not answer ({e}); the profile is saved anyway"
+                )),
+                Err(_) => output::note(
+                    "sfrest: warning: the cluster did not answer in 10 s; the profile is saved anyway",
+                ),
+            }
+            let mut saved = profiles::Profiles::load()?;
+            saved.profiles.insert(name.clone(), target.to_profile());
+            saved.default = Some(name.clone());
+            let path = saved.save()?;
+            out(format_args!(
+                "saved profile {name} in {} (the default now)\n",
+                path.display()
+            ))
+        }
+        ClusterCommand::Show { json } => {
+            let saved = profiles::Profiles::load()?;
+            if json {
+                return out(format_args!(
+                    "{}\n",
+                    serde_json::json!({"default": saved.default, "profiles": saved.profiles})
+                ));
+            }
+            if saved.profiles.is_empty() {
+                return out(
+                    "no saved profile (save one with `sfrest cluster select --endpoint URL`)\n",
+                );
+            }
+            let mut text = String::new();
+            for (name, profile) in &saved.profiles {
+                let mark = if saved.default.as_deref() == Some(name) {
+                    "*"
+                } else {
+                    " "
+                };
+                let target = Target::from_profile(profile);
+                text.push_str(&format!("{mark} {name}: {}\n", target.flags()));
+            }
+            out(text)
+        }
     }
 }
 

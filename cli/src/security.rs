@@ -79,6 +79,54 @@ fn quoted(value: &str) -> String {
 }
 
 impl SecurityArgs {
+    /// These options for a saved profile: never a secret (a token given by value is not
+    /// kept; `--token-cmd` is).
+    pub fn to_profile(&self) -> serde_json::Value {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        serde_json::json!({
+            "pem": path(&self.pem), "key": path(&self.key_file), "pfx": path(&self.pfx),
+            "ca": path(&self.ca), "serverThumbprint": self.server_thumbprint,
+            "serverCn": self.server_cn, "issuerThumbprint": self.issuer_thumbprint,
+            "insecure": self.insecure, "tokenCmd": self.token_cmd,
+            "tlsBackend": self.tls_backend.map(|b| match b {
+                Backend::Rustls => "rustls",
+                Backend::Native => "native",
+            }),
+        })
+    }
+
+    /// The options a saved profile holds.
+    pub fn from_profile(value: &serde_json::Value) -> Self {
+        let path = |key: &str| value[key].as_str().map(PathBuf::from);
+        let list = |key: &str| {
+            value[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Self {
+            pem: path("pem"),
+            key_file: path("key"),
+            pfx: path("pfx"),
+            ca: path("ca"),
+            server_thumbprint: list("serverThumbprint"),
+            server_cn: list("serverCn"),
+            issuer_thumbprint: list("issuerThumbprint"),
+            insecure: value["insecure"].as_bool().unwrap_or(false),
+            token: None,
+            token_cmd: value["tokenCmd"].as_str().map(str::to_string),
+            tls_backend: match value["tlsBackend"].as_str() {
+                Some("rustls") => Some(Backend::Rustls),
+                Some("native") => Some(Backend::Native),
+                _ => None,
+            },
+        }
+    }
+
     /// These options as command-line flags, to repeat them in a printed command. Never a
     /// secret: a token given by value is left out (it comes from SF_TOKEN or --token-cmd);
     /// a PFX password is never on the command line anyway.

@@ -7,9 +7,18 @@ use std::{
     process::{Command, Stdio},
 };
 
+/// A config directory of these tests' own: no saved profile of the machine's user applies.
+fn isolated_config() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("config dir"))
+        .path()
+}
+
 fn sfrest(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sfrest"))
         .args(args)
+        .env("XDG_CONFIG_HOME", isolated_config())
+        .env_remove("SF_PROFILE")
         .env_remove("SF_ENDPOINT")
         .output()
         .expect("run sfrest");
@@ -1271,4 +1280,104 @@ fn the_wrong_scheme_and_an_untrusted_certificate_say_what_to_do() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Runs sfrest with its own config directory `config`.
+fn sfrest_in(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfrest"))
+        .args(args)
+        .env("XDG_CONFIG_HOME", config)
+        .env_remove("SF_PROFILE")
+        .env_remove("SF_ENDPOINT")
+        .env_remove("SF_TOKEN")
+        .output()
+        .expect("run sfrest");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn cluster_select_saves_a_profile_that_later_commands_use() {
+    let config = tempfile::tempdir().expect("config");
+    let config = config.path();
+    let (mut child, endpoint) = standalone_emulator(&[]);
+    let (code, out, err) = sfrest_in(
+        config,
+        &[
+            "cluster",
+            "select",
+            "--endpoint",
+            &endpoint,
+            "--timeout",
+            "30",
+            "--profile",
+            "lab",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("saved profile lab") && err.contains("answers, runtime"),
+        "{out}{err}"
+    );
+    // Without --endpoint, the default profile: the emulator, not an embedded one.
+    let (code, out, err) = sfrest_in(config, &["names", "exists", "fabric:/samples"]);
+    assert_eq!((code, out.as_str()), (0, "true\n"), "{err}");
+    assert!(!err.contains("embedded emulator"), "{err}");
+    // State changes too: the profile is the endpoint they need.
+    let (code, _, err) = sfrest_in(config, &["names", "create", "fabric:/from-profile"]);
+    assert_eq!(code, 0, "{err}");
+    // Flags win over the profile.
+    let (code, _, err) = sfrest_in(
+        config,
+        &[
+            "names",
+            "exists",
+            "fabric:/samples",
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = sfrest_in(config, &["cluster", "show"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("* lab: --endpoint '{endpoint}' --timeout 30")),
+        "{out}"
+    );
+    let (code, _, err) = sfrest_in(
+        config,
+        &["--profile", "nope", "names", "exists", "fabric:/samples"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no profile \"nope\"") && err.contains("lab"),
+        "{err}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // No secret is stored: a token is read each time, only --token-cmd is kept.
+    let (code, _, err) = sfrest_in(
+        config,
+        &[
+            "cluster",
+            "select",
+            "--profile",
+            "secure",
+            "--endpoint",
+            "https://127.0.0.1:9",
+            "--insecure",
+            "--token",
+            "tok-never-stored",
+        ],
+    );
+    assert_eq!(code, 0, "saved although unreachable: {err}");
+    let saved = std::fs::read_to_string(config.join("sfrest/profiles.json")).expect("profiles");
+    assert!(
+        !saved.contains("tok-never-stored") && saved.contains("insecure"),
+        "{saved}"
+    );
 }

@@ -92,6 +92,9 @@ fn secured_emulator(extra: &[&str]) -> Running {
 fn sfrest(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sfrest"))
         .args(args)
+        // No saved profile of the machine's user applies.
+        .env("XDG_CONFIG_HOME", "/nonexistent/sfrest-test-config")
+        .env_remove("SF_PROFILE")
         .env_remove("SF_ENDPOINT")
         .env_remove("SF_TOKEN")
         .env_remove("SF_PFX_PASSWORD")
