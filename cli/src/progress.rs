@@ -104,7 +104,9 @@ impl Progress {
         let started = Instant::now();
         let shown = match mode {
             ProgressMode::Bar => {
-                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                // Hidden until the first byte is sent: files found in the store come first, and
+                // a re-run that sends nothing shows no bar at all.
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
                 let bytes = multi.add(ProgressBar::new(0));
                 if let Ok(style) = ProgressStyle::with_template(
                     "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -159,14 +161,24 @@ impl Progress {
 
     /// Bytes the store holds of the total; `found` of them were there before this run.
     pub fn bytes(&self, done: u64, total: u64, found: u64) {
-        if let Ok(mut c) = self.counts.lock() {
-            c.bytes_done = done;
-            c.bytes_total = total;
-            c.bytes_found = found;
-        }
-        if let Shown::Bars { bytes, .. } = &self.shown
-            && total > 0
+        let sending = match self.counts.lock() {
+            Ok(mut c) => {
+                // Bytes that are not found ones: this run sends.
+                let sending = done > c.bytes_done && found == c.bytes_found;
+                c.bytes_done = done;
+                c.bytes_total = total;
+                c.bytes_found = found;
+                sending
+            }
+            Err(_) => false,
+        };
+        if let Shown::Bars { multi, bytes, .. } = &self.shown
+            && total > found
         {
+            if sending && bytes.length().unwrap_or(0) == 0 {
+                multi.set_draw_target(ProgressDrawTarget::stderr());
+                bytes.enable_steady_tick(Duration::from_millis(200));
+            }
             // Only what this run sends: the rate counts bytes sent, not bytes found.
             bytes.set_length(total.saturating_sub(found));
             bytes.set_position(done.saturating_sub(found));
