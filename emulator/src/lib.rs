@@ -45,12 +45,13 @@ use self::{
         application_types::AppTypes,
         applications::{self as cm, Applications},
     },
-    gateway::{Settings, State, faults::Injector, security},
+    gateway::{Settings, State, bearer::Bearer, faults::Injector},
     image_store::{content::Store, sessions::Uploads},
     naming::Naming,
 };
 
 pub use gateway::faults::{FaultPlan, Faults, OPERATIONS};
+#[cfg(feature = "tls")]
 pub use gateway::security::TlsOptions;
 pub use sample::{SamplePackage, SampleSummary, write_sample_package};
 
@@ -84,8 +85,9 @@ pub struct EmulatorBuilder {
     idle_timeout: Duration,
     max_connections: usize,
     faults: FaultPlan,
+    #[cfg(feature = "tls")]
     tls: Option<TlsOptions>,
-    bearer: Option<security::Bearer>,
+    bearer: Option<Bearer>,
     store_page_entries: usize,
     upgrade_domains: usize,
     time_scale: f64,
@@ -333,6 +335,7 @@ impl EmulatorBuilder {
     /// println!("{} shows {:?}", emulator.endpoint(), emulator.server_thumbprint());
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, options: TlsOptions) -> Self {
         self.tls = Some(options);
         self
@@ -340,20 +343,21 @@ impl EmulatorBuilder {
 
     /// Acts as an Entra ID cluster: every request but `GetAadMetadata` must carry
     /// `Authorization: Bearer <token>` (401 without one, 403 with another), and
-    /// `GetAadMetadata` answers with made-up tenant and application ids.
+    /// `GetAadMetadata` answers with made-up tenant and application ids. A real cluster
+    /// serves tokens over https only: pair it with `tls` (feature `tls`), as clients refuse to
+    /// send a token over http.
     ///
     /// ```no_run
-    /// # use servicefabric_emulator::{Emulator, TlsOptions};
+    /// # use servicefabric_emulator::Emulator;
     /// # async fn demo() -> std::io::Result<()> {
     /// let emulator = Emulator::builder()
-    ///     .tls(TlsOptions::generated())
     ///     .bearer_token("test-token")
     ///     .start()
     ///     .await?;
     /// # Ok(()) }
     /// ```
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.bearer = Some(security::Bearer(token.into()));
+        self.bearer = Some(Bearer(token.into()));
         self
     }
 
@@ -461,14 +465,20 @@ impl EmulatorBuilder {
             seed::apply(&state.naming, &state.uploads)?;
             fs::write(&seeded_marker, b"")?;
         }
+        #[cfg(feature = "tls")]
         let tls = self.tls.as_ref().map(TlsOptions::acceptor).transpose()?;
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<server::Tls> = None;
         let listener = TcpListener::bind(self.listen).await?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        #[cfg(feature = "tls")]
         let (thumbprint, certificate_pem) = tls
             .as_ref()
             .map(|t| (t.thumbprint.clone(), t.pem.clone()))
             .unzip();
+        #[cfg(not(feature = "tls"))]
+        let (thumbprint, certificate_pem): (Option<String>, Option<String>) = (None, None);
         let (stop, stopped) = oneshot::channel();
         let server = tokio::spawn(server::serve(
             listener,
@@ -536,6 +546,7 @@ impl Emulator {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             faults: FaultPlan::default(),
+            #[cfg(feature = "tls")]
             tls: None,
             bearer: None,
             store_page_entries: DEFAULT_STORE_PAGE_ENTRIES,
@@ -570,7 +581,7 @@ impl Emulator {
     }
 
     /// The URL to give a client (`http://127.0.0.1:PORT`, or `https://` with
-    /// [`EmulatorBuilder::tls`]).
+    /// `EmulatorBuilder::tls`, feature `tls`).
     ///
     /// ```no_run
     /// # use servicefabric_emulator::Emulator;
@@ -584,13 +595,13 @@ impl Emulator {
     }
 
     /// The SHA-1 thumbprint of the certificate it serves (40 upper-case hex digits, as
-    /// Service Fabric shows them), when it serves https.
+    /// Service Fabric shows them), when it serves https (feature `tls`); `None` over http.
     ///
     /// ```no_run
-    /// # use servicefabric_emulator::{Emulator, TlsOptions};
+    /// # use servicefabric_emulator::Emulator;
     /// # async fn demo() -> std::io::Result<()> {
-    /// let emulator = Emulator::builder().tls(TlsOptions::generated()).start().await?;
-    /// assert_eq!(emulator.server_thumbprint().map(str::len), Some(40));
+    /// let emulator = Emulator::start().await?;
+    /// assert_eq!(emulator.server_thumbprint(), None);
     /// # Ok(()) }
     /// ```
     pub fn server_thumbprint(&self) -> Option<&str> {

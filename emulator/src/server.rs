@@ -11,10 +11,14 @@ use tokio::{
     task::JoinSet,
 };
 
-use crate::{
-    State,
-    gateway::{handler as http, security},
-};
+use crate::{State, gateway::handler as http};
+
+/// What serves https (feature `tls`); without the feature there is none to give.
+#[cfg(feature = "tls")]
+pub(crate) type Tls = crate::gateway::security::Tls;
+/// What serves https: nothing without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+pub(crate) enum Tls {}
 
 /// Largest request head (request line and headers) a connection may send.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -23,7 +27,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 pub(crate) async fn serve(
     listener: TcpListener,
-    tls: Option<Arc<security::Tls>>,
+    tls: Option<Arc<Tls>>,
     state: Arc<State>,
     mut stopped: oneshot::Receiver<()>,
     max_connections: usize,
@@ -59,17 +63,27 @@ pub(crate) async fn serve(
             let Some(tls) = tls else {
                 return serve_connection(stream, state, true).await;
             };
-            // A client that stalls the handshake is dropped like one that never sends a head.
-            let idle = state.config.idle_timeout;
-            let Ok(Ok(stream)) = tokio::time::timeout(idle, tls.acceptor.accept(stream)).await
-            else {
-                return;
-            };
-            let admitted = tls.admits(stream.get_ref().1);
-            serve_connection(stream, state, admitted).await;
+            serve_tls(&tls, stream, state).await;
         });
     }
     // Dropping the set aborts the open connections.
+}
+
+/// The TLS handshake and the client-certificate check, then HTTP/1.1.
+#[cfg(feature = "tls")]
+async fn serve_tls(tls: &Tls, stream: tokio::net::TcpStream, state: Arc<State>) {
+    // A client that stalls the handshake is dropped like one that never sends a head.
+    let idle = state.config.idle_timeout;
+    let Ok(Ok(stream)) = tokio::time::timeout(idle, tls.acceptor.accept(stream)).await else {
+        return;
+    };
+    let admitted = tls.admits(stream.get_ref().1);
+    serve_connection(stream, state, admitted).await;
+}
+
+#[cfg(not(feature = "tls"))]
+async fn serve_tls(tls: &Tls, _: tokio::net::TcpStream, _: Arc<State>) {
+    match *tls {}
 }
 
 /// Serves HTTP/1.1 on one connection, plain or TLS. `admitted` is false for a client whose

@@ -90,7 +90,7 @@ fn refusal(
 /// GetAadMetadata: `aad` with the emulator's made-up ids when it asks for tokens, else an
 /// empty `type`, as a cluster without Entra ID answers.
 fn aad_metadata(state: &State) -> Vec<u8> {
-    use super::security::{AAD_CLIENT_APP, AAD_CLUSTER_APP, AAD_TENANT};
+    use super::bearer::{AAD_CLIENT_APP, AAD_CLUSTER_APP, AAD_TENANT};
     let body = if state.config.bearer.is_some() {
         serde_json::json!({
             "type": "aad",

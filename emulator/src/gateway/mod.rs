@@ -4,6 +4,7 @@
 
 pub(crate) mod answers;
 pub(crate) mod applications;
+pub(crate) mod bearer;
 pub(crate) mod bodies;
 pub(crate) mod chunk;
 pub(crate) mod faults;
@@ -11,6 +12,7 @@ pub(crate) mod handler;
 pub(crate) mod query;
 pub(crate) mod requests;
 pub(crate) mod routes;
+#[cfg(feature = "tls")]
 pub(crate) mod security;
 pub(crate) mod streaming;
 
@@ -19,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use self::{faults::Injector, security::Bearer};
+use self::{bearer::Bearer, faults::Injector};
 use crate::{
     cluster_manager::{application_types::AppTypes, applications::Applications},
     fabric_error::FabricError,
