@@ -210,6 +210,7 @@ impl ClientBuilder {
     /// # Ok(()) }
     /// ```
     #[cfg(any(feature = "tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "native-tls"))))]
     pub fn client_identity(mut self, identity: crate::tls::Identity) -> Self {
         self.tls.get_or_insert_with(Default::default).identity = Some(identity);
         self
@@ -218,6 +219,7 @@ impl ClientBuilder {
     /// How the gateway's certificate is checked (default: the system's roots and the host
     /// name); see [`ServerValidation`](crate::tls::ServerValidation).
     #[cfg(any(feature = "tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "native-tls"))))]
     pub fn server_validation(mut self, validation: crate::tls::ServerValidation) -> Self {
         self.tls.get_or_insert_with(Default::default).validation = validation;
         self
@@ -225,6 +227,7 @@ impl ClientBuilder {
 
     /// Which TLS library does the handshake, when both features are on (default: rustls).
     #[cfg(any(feature = "tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "tls", feature = "native-tls"))))]
     pub fn tls_backend(mut self, backend: crate::tls::TlsBackend) -> Self {
         self.tls.get_or_insert_with(Default::default).backend = backend;
         self

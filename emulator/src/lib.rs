@@ -20,6 +20,7 @@
 //! }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cluster_manager;
 mod fabric_error;
@@ -52,6 +53,7 @@ use self::{
 
 pub use gateway::faults::{FaultPlan, Faults, OPERATIONS};
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use gateway::security::TlsOptions;
 pub use sample::{SamplePackage, SampleSummary, write_sample_package};
 
@@ -336,6 +338,7 @@ impl EmulatorBuilder {
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, options: TlsOptions) -> Self {
         self.tls = Some(options);
         self

@@ -18,6 +18,7 @@ use reqwest::header::HeaderValue;
 #[cfg(feature = "azure-identity")]
 mod azure;
 #[cfg(feature = "azure-identity")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure-identity")))]
 pub use azure::AzureCredential;
 
 use crate::{Error, Result, generated::types};
