@@ -50,8 +50,12 @@ pub async fn run(command: StoreCommand, top: &Target) -> Result<(), Failure> {
                 let page = match pages.try_next().await {
                     Ok(Some(page)) => page,
                     Ok(None) => break,
+                    // The gateway's bodiless 404: say it in words.
                     Err(e) if e.is_not_found() => {
-                        return Err(Failure::Client(e));
+                        return Err(Failure::Outcome(format!(
+                            "{} is not in the image store (`sfrest store ls` lists its root)",
+                            path.as_deref().unwrap_or("the path")
+                        )));
                     }
                     Err(e) => return Err(e.into()),
                 };

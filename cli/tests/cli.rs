@@ -1043,6 +1043,11 @@ fn errors_say_what_to_do_and_nothing_reaches_stdout_before_a_failure() {
         "{err}"
     );
 
+    // A missing image-store path says so, in words.
+    let (code, out, err) = sfrest(&["store", "ls", "nope"]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("nope is not in the image store"), "{err}");
+
     // A package folder that does not exist says so.
     let (code, _, err) = sfrest(&["app", "upload", "/no/such/pkg", "--endpoint", &url]);
     assert_eq!(code, 2, "{err}");
