@@ -141,7 +141,7 @@ enum Command {
     /// Connection profiles: `select` saves one (as `sfctl cluster select`), `show` lists them.
     Cluster {
         #[command(subcommand)]
-        command: ClusterCommand,
+        command: profiles::ClusterCommand,
     },
     /// Print a completion script for a shell: `sfrest completions bash > ~/.local/share/bash-completion/completions/sfrest`.
     Completions {
@@ -244,23 +244,6 @@ struct SessionShow {
 }
 
 #[derive(Subcommand)]
-enum ClusterCommand {
-    /// Save the connection options as a profile (the one --profile names, else "default")
-    /// and make it the default: later commands use it for what they leave unsaid. No secret
-    /// is saved; a token comes from SF_TOKEN or --token-cmd each time.
-    Select {
-        #[command(flatten)]
-        target: Target,
-    },
-    /// The saved profiles; the default one is marked.
-    Show {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
 enum SessionCommand {
     /// Commit a complete session: the file appears in the image store.
     Commit {
@@ -357,7 +340,7 @@ pub(crate) async fn connect(
 }
 
 /// As [`connect`], for `target` as it is (no saved profile).
-async fn connect_to(
+pub(crate) async fn connect_to(
     target: &Target,
     embedded: EmulatorBuilder,
     note: &str,
@@ -433,7 +416,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let top = &cli.target;
     match cli.command {
         Command::Emulator(args) => emulator::run(&args).await,
-        Command::Cluster { command } => cluster(command, top).await,
+        Command::Cluster { command } => profiles::run(command, top).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(
@@ -462,70 +445,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             (None, show) => show_sessions(show, top).await,
         },
-    }
-}
-
-async fn cluster(command: ClusterCommand, top: &Target) -> Result<(), Failure> {
-    match command {
-        ClusterCommand::Select { target } => {
-            let target = target.or(top);
-            if target.endpoint.is_empty() {
-                return Err(Failure::Usage(
-                    "`sfrest cluster select` needs --endpoint URL (the cluster's HTTP gateway, usually port 19080)".into(),
-                ));
-            }
-            let name = profiles::selected_or_default();
-            // The options must make a client; the cluster is asked for its version, as a
-            // check, but a cluster that cannot be reached now is saved all the same.
-            let (client, _) = connect_to(&target, Emulator::builder(), "").await?;
-            match tokio::time::timeout(std::time::Duration::from_secs(10), client.cluster_version())
-                .await
-            {
-                Ok(Ok(version)) => output::note(format_args!(
-                    "sfrest: {} answers, runtime {version}",
-                    target.endpoint.join(", ")
-                )),
-                Ok(Err(e)) => output::note(format_args!(
-                    "sfrest: warning: the cluster did not answer ({e}); the profile is saved anyway"
-                )),
-                Err(_) => output::note(
-                    "sfrest: warning: the cluster did not answer in 10 s; the profile is saved anyway",
-                ),
-            }
-            let mut saved = profiles::Profiles::load()?;
-            saved.profiles.insert(name.clone(), target.to_profile());
-            saved.default = Some(name.clone());
-            let path = saved.save()?;
-            out(format_args!(
-                "saved profile {name} in {} (the default now)\n",
-                path.display()
-            ))
-        }
-        ClusterCommand::Show { json } => {
-            let saved = profiles::Profiles::load()?;
-            if json {
-                return out(format_args!(
-                    "{}\n",
-                    serde_json::json!({"default": saved.default, "profiles": saved.profiles})
-                ));
-            }
-            if saved.profiles.is_empty() {
-                return out(
-                    "no saved profile (save one with `sfrest cluster select --endpoint URL`)\n",
-                );
-            }
-            let mut text = String::new();
-            for (name, profile) in &saved.profiles {
-                let mark = if saved.default.as_deref() == Some(name) {
-                    "*"
-                } else {
-                    " "
-                };
-                let target = Target::from_profile(profile);
-                text.push_str(&format!("{mark} {name}: {}\n", target.flags()));
-            }
-            out(text)
-        }
     }
 }
 

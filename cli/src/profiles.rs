@@ -8,7 +8,13 @@ use std::{collections::BTreeMap, path::PathBuf, sync::OnceLock};
 
 use serde_json::{Value, json};
 
-use crate::output::Failure;
+use clap::Subcommand;
+use servicefabric_emulator::Emulator;
+
+use crate::{
+    Target, connect_to,
+    output::{Failure, note, out},
+};
 
 /// The `--profile` given on the command line (or `SF_PROFILE`).
 static SELECTED: OnceLock<Option<String>> = OnceLock::new();
@@ -105,4 +111,86 @@ impl Profiles {
 /// The profile name `cluster select` saves under.
 pub fn selected_or_default() -> String {
     selected().unwrap_or_else(|| "default".to_string())
+}
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Save the connection options as a profile (the one --profile names, else "default")
+    /// and make it the default: later commands use it for what they leave unsaid. No secret
+    /// is saved; a token comes from SF_TOKEN or --token-cmd each time.
+    Select {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// The saved profiles; the default one is marked.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sfrest cluster select|show`.
+pub async fn run(command: ClusterCommand, top: &Target) -> Result<(), Failure> {
+    match command {
+        ClusterCommand::Select { target } => {
+            let target = target.or(top);
+            if target.endpoint.is_empty() {
+                return Err(Failure::Usage(
+                    "`sfrest cluster select` needs --endpoint URL (the cluster's HTTP gateway, usually port 19080)".into(),
+                ));
+            }
+            let name = selected_or_default();
+            // The options must make a client; the cluster is asked for its version, as a
+            // check, but a cluster that cannot be reached now is saved all the same.
+            let (client, _) = connect_to(&target, Emulator::builder(), "").await?;
+            match tokio::time::timeout(std::time::Duration::from_secs(10), client.cluster_version())
+                .await
+            {
+                Ok(Ok(version)) => note(format_args!(
+                    "sfrest: {} answers, runtime {version}",
+                    target.endpoint.join(", ")
+                )),
+                Ok(Err(e)) => note(format_args!(
+                    "sfrest: warning: the cluster did not answer ({e}); the profile is saved anyway"
+                )),
+                Err(_) => note(
+                    "sfrest: warning: the cluster did not answer in 10 s; the profile is saved anyway",
+                ),
+            }
+            let mut saved = Profiles::load()?;
+            saved.profiles.insert(name.clone(), target.to_profile());
+            saved.default = Some(name.clone());
+            let path = saved.save()?;
+            out(format_args!(
+                "saved profile {name} in {} (the default now)\n",
+                path.display()
+            ))
+        }
+        ClusterCommand::Show { json } => {
+            let saved = Profiles::load()?;
+            if json {
+                return out(format_args!(
+                    "{}\n",
+                    serde_json::json!({"default": saved.default, "profiles": saved.profiles})
+                ));
+            }
+            if saved.profiles.is_empty() {
+                return out(
+                    "no saved profile (save one with `sfrest cluster select --endpoint URL`)\n",
+                );
+            }
+            let mut text = String::new();
+            for (name, profile) in &saved.profiles {
+                let mark = if saved.default.as_deref() == Some(name) {
+                    "*"
+                } else {
+                    " "
+                };
+                let target = Target::from_profile(profile);
+                text.push_str(&format!("{mark} {name}: {}\n", target.flags()));
+            }
+            out(text)
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! gateway's checks. It serves each operation by calling the system services.
 
 pub(crate) mod answers;
+pub(crate) mod application_bodies;
+pub(crate) mod application_requests;
 pub(crate) mod applications;
 pub(crate) mod bearer;
 pub(crate) mod bodies;
