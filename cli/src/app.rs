@@ -78,7 +78,7 @@ pub struct UploadArgs {
     #[arg(long)]
     path_in_store: Option<String>,
     /// Files sent at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     parallel: usize,
     /// Zip each Code/Config/Data folder of a copy and upload the zips (your folder is not
     /// changed).

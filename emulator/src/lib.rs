@@ -461,6 +461,7 @@ impl EmulatorBuilder {
             )?),
             faults: Injector::new(self.faults.clone()),
             received: std::sync::atomic::AtomicU64::new(0),
+            requests: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         });
         // Seeded once per data directory: what a client deleted stays deleted after a restart.
         let seeded_marker = root.join("seeded");
@@ -684,6 +685,25 @@ impl Emulator {
         self.state
             .received
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Requests received so far, per operation name (`GetImageStoreContent`, `UploadFile`,
+    /// ...; `Unknown` for paths the gateway does not route), refused ones included.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::Emulator;
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emulator = Emulator::start().await?;
+    /// let total: u64 = emulator.requests().values().sum();
+    /// assert_eq!(total, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn requests(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state
+            .requests
+            .lock()
+            .map(|counts| counts.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// The application types provisioned so far, as (name, version), sorted.

@@ -1,11 +1,13 @@
 //! [`ClientExt::upload_package`](crate::ClientExt::upload_package): an application package folder into the image store, resumable
 //! and parallel, each folder marked complete (`_.dir`) only once everything in it is there.
 
+mod completion;
 mod compress;
 mod layout;
+mod record;
 
 use std::{
-    collections::HashMap,
+    collections::HashSet,
     fmt,
     path::{Path, PathBuf},
     sync::{
@@ -26,6 +28,7 @@ use crate::{
     file_upload::{ProgressFn, UploadOptions, record_location, recorded_session},
     workflow::Workflow,
 };
+use completion::parent;
 use layout::{Layout, MARKER, PackageFile};
 
 /// Settings of [`ClientExt::upload_package`](crate::ClientExt::upload_package).
@@ -37,7 +40,8 @@ use layout::{Layout, MARKER, PackageFile};
 /// ```
 #[derive(Debug, Clone)]
 pub struct PackageOptions {
-    /// Files sent at once (default 4); each has at most one request in flight.
+    /// Files sent at once (default 8, measured: `benches/upload_limit.rs`); each has at most
+    /// one request in flight.
     pub parallel: usize,
     /// Files of at least this size go through resumable upload sessions, in chunks; smaller
     /// ones in one request (UploadFile). Default 16 MiB (see BENCHMARKS.md).
@@ -60,7 +64,7 @@ pub struct PackageOptions {
 impl Default for PackageOptions {
     fn default() -> Self {
         Self {
-            parallel: 4,
+            parallel: 8,
             session_threshold: 16 * 1024 * 1024,
             chunk_size: 4 * 1024 * 1024,
             max_retries: 5,
@@ -163,7 +167,7 @@ pub struct PackageReport {
     /// Requests sent again after a failed attempt (a 503, a timeout, a dropped connection),
     /// those the client's retry policy recovered from included.
     pub retries: u64,
-    /// Folders marked complete with `_.dir`.
+    /// Folders of the package; each holds its `_.dir` marker when the call returns.
     pub folders: u64,
     /// Whether Code/Config/Data folders were sent as `.zip`.
     pub compressed: bool,
@@ -284,9 +288,26 @@ impl Workflow<'_> {
         options: &PackageOptions,
     ) -> Result<PackageReport> {
         let store_path = |relative: &str| format!("{target}\\{relative}");
-        let in_store = self
-            .sizes_in_store(layout, target, options.parallel)
-            .await?;
+        let mut found = self.list_tree(target).await?;
+        // Files in folders the store does not list (an interrupted upload) are looked up
+        // only when this machine's log says the store acknowledged them; the rest are sent.
+        let log = options
+            .resume_dir
+            .as_deref()
+            .map(|dir| record::location(dir, target));
+        let acknowledged = match &log {
+            Some(log) => record::read(log).await,
+            None => HashSet::new(),
+        };
+        let unlisted: Vec<String> = layout
+            .files
+            .iter()
+            .filter(|f| !found.listed.contains(&store_path(parent(&f.relative))))
+            .filter(|f| acknowledged.contains(&(f.relative.clone(), f.size)))
+            .map(|f| store_path(&f.relative))
+            .collect();
+        let looked_up = self.look_up(unlisted, options.parallel).await?;
+        found.sizes.extend(looked_up);
         let tracker = Arc::new(Tracker {
             bytes_total: layout.files.iter().map(|f| f.size).sum(),
             files_total: layout.files.len() as u64,
@@ -304,29 +325,46 @@ impl Workflow<'_> {
             bytes_sent: 0,
             bytes_resumed: 0,
             retries: 0,
-            folders: 0,
+            folders: layout.folders.len() as u64,
             compressed: options.compress,
             elapsed: Duration::ZERO,
         };
         let (skip, send): (Vec<&PackageFile>, Vec<&PackageFile>) = layout
             .files
             .iter()
-            .partition(|f| in_store.get(&store_path(&f.relative)) == Some(&f.size));
+            .partition(|f| found.sizes.get(&store_path(&f.relative)) == Some(&f.size));
         for file in &skip {
             tracker.add(file, file.size, file.size, true, true);
             report.files_skipped += 1;
             report.bytes_resumed += file.size;
         }
         // The package changes: it is not complete until every file is in again.
-        if !send.is_empty() && in_store.contains_key(&store_path(MARKER)) {
+        if !send.is_empty() && found.listed.remove(target) {
             self.delete_store_content(&store_path(MARKER)).await?;
         }
+        let touched: HashSet<String> = send
+            .iter()
+            .map(|f| {
+                let folder = parent(&f.relative);
+                if folder.is_empty() {
+                    target.to_string()
+                } else {
+                    store_path(folder)
+                }
+            })
+            .collect();
+        let acknowledgements = Arc::new(record::Writer::open(log.as_deref()));
         // Owned items: a future that borrows from a closure's argument cannot be shown `Send`
         // for every lifetime, and the workflows' futures must be `Send`.
         let results: Vec<Sent> = stream::iter(send.into_iter().cloned().map(|file| {
             let tracker = tracker.clone();
+            let acknowledgements = acknowledgements.clone();
             let path = store_path(&file.relative);
-            async move { self.send_file(&file, path, options, tracker).await }
+            async move {
+                let sent = self.send_file(&file, path, options, tracker).await?;
+                acknowledgements.acknowledged(&file.relative, file.size);
+                Ok::<_, Error>(sent)
+            }
         }))
         .buffer_unordered(options.parallel)
         .try_collect()
@@ -337,8 +375,12 @@ impl Workflow<'_> {
             report.bytes_resumed += sent.resumed;
             report.retries += sent.retries;
         }
-        self.verify(layout, target, options.parallel).await?;
-        report.folders = self.mark_folders(layout, target, options).await?;
+        self.complete(layout, target, &found, &touched, options.parallel)
+            .await?;
+        drop(acknowledgements);
+        if let Some(log) = &log {
+            let _ = tokio::fs::remove_file(log).await;
+        }
         Ok(report)
     }
 
@@ -434,116 +476,6 @@ impl Workflow<'_> {
             let _ = tokio::fs::remove_file(&record).await;
         }
         Ok(record)
-    }
-
-    /// The size of each file of the package the store holds, by store path. Folders are
-    /// listed; a folder the store does not show (no `_.dir` yet: an interrupted upload) has
-    /// its files asked for one by one.
-    async fn sizes_in_store(
-        &self,
-        layout: &Layout,
-        target: &str,
-        parallel: usize,
-    ) -> Result<HashMap<String, u64>> {
-        let mut sizes = HashMap::new();
-        let mut listed = std::collections::HashSet::new();
-        let mut folders = vec![target.to_string()];
-        while let Some(folder) = folders.pop() {
-            let Some(content) = self.store_content(Some(&folder)).await? else {
-                continue;
-            };
-            for file in content.files {
-                sizes.insert(store_form(&file.path), file.size);
-            }
-            for sub in content.folders {
-                let sub = store_form(&sub.path);
-                if !listed.contains(&sub) && sub.starts_with(&format!("{folder}\\")) {
-                    folders.push(sub);
-                }
-            }
-            listed.insert(folder);
-        }
-        let unseen: Vec<String> = layout
-            .files
-            .iter()
-            .map(|f| format!("{target}\\{}", f.relative))
-            .filter(|path| {
-                let parent = path.rsplit_once('\\').map_or("", |(p, _)| p);
-                !listed.contains(parent)
-            })
-            .collect();
-        let found: Vec<Option<(String, u64)>> = stream::iter(unseen)
-            .map(|path| async move {
-                match self.store_content_page(Some(&path), None).await {
-                    Ok(page) => Ok(page
-                        .files
-                        .into_iter()
-                        .find(|f| store_form(&f.path) == path)
-                        .map(|f| (path, f.size))),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(parallel)
-            .try_collect()
-            .await?;
-        sizes.extend(found.into_iter().flatten());
-        Ok(sizes)
-    }
-
-    /// Checks that the store holds every file with its size.
-    async fn verify(&self, layout: &Layout, target: &str, parallel: usize) -> Result<()> {
-        let in_store = self.sizes_in_store(layout, target, parallel).await?;
-        for file in &layout.files {
-            let path = format!("{target}\\{}", file.relative);
-            let found = in_store.get(&path).copied();
-            if found != Some(file.size) {
-                return Err(Error::StoreMismatch {
-                    path,
-                    expected: file.size,
-                    found,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes `_.dir` in every folder, deepest first and the package's own last; folders of
-    /// one depth at once.
-    async fn mark_folders(
-        &self,
-        layout: &Layout,
-        target: &str,
-        options: &PackageOptions,
-    ) -> Result<u64> {
-        let depth = |f: &String| {
-            if f.is_empty() {
-                0
-            } else {
-                f.matches('\\').count() + 1
-            }
-        };
-        let deepest = layout.folders.iter().map(depth).max().unwrap_or(0);
-        for level in (0..=deepest).rev() {
-            let markers: Vec<String> = layout
-                .folders
-                .iter()
-                .filter(|f| depth(f) == level)
-                .map(|folder| {
-                    if folder.is_empty() {
-                        format!("{target}\\{MARKER}")
-                    } else {
-                        format!("{target}\\{folder}\\{MARKER}")
-                    }
-                })
-                .collect();
-            stream::iter(markers)
-                .map(|marker| async move { self.upload_store_bytes(&marker, Vec::new()).await })
-                .buffer_unordered(options.parallel)
-                .try_collect::<Vec<()>>()
-                .await?;
-        }
-        Ok(layout.folders.len() as u64)
     }
 }
 

@@ -34,6 +34,9 @@ pub(crate) async fn handle(
     let operation = route(request.method(), request.uri().path())
         .ok()
         .map(|r| r.operation());
+    if let Ok(mut counts) = state.requests.lock() {
+        *counts.entry(operation.unwrap_or("Unknown")).or_default() += 1;
+    }
     if let Some(status) = refusal(&state, admitted, operation, &request) {
         return Ok(whole(respond(status, Vec::new())));
     }

@@ -60,6 +60,9 @@ pub(crate) struct State {
     pub faults: Injector,
     /// File bytes received by UploadFile and UploadFileChunk, kept or not.
     pub received: AtomicU64,
+    /// Requests received per operation (`"Unknown"` for unrouted ones), for benchmarks and
+    /// tests that count what a client sends.
+    pub requests: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl State {
