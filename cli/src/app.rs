@@ -93,6 +93,9 @@ pub struct UploadArgs {
     /// Chunk size of session uploads, in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     chunk_size: u64,
+    /// Chunks of one session upload sent at once.
+    #[arg(long, default_value_t = 4)]
+    chunks_in_flight: usize,
     /// Where resume records are kept [default: ~/.cache/servicefabric-rest/uploads].
     #[arg(long)]
     resume_dir: Option<PathBuf>,
@@ -257,6 +260,7 @@ async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
         parallel: args.parallel,
         session_threshold: args.session_threshold,
         chunk_size: args.chunk_size,
+        chunks_in_flight: args.chunks_in_flight,
         compress: args.compress,
         resume_dir: Some(args.resume_dir.clone().unwrap_or_else(default_resume_dir)),
         progress: Some(PackageProgressFn::new(move |p| {

@@ -29,6 +29,9 @@ pub struct UploadArgs {
     /// Largest chunk in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     chunk_size: u64,
+    /// Chunks sent at once.
+    #[arg(long, default_value_t = 4)]
+    chunks_in_flight: usize,
     /// Keep a resume record here (a file, or a directory): a later run resumes by itself, and
     /// starts over if the file changed meanwhile.
     #[arg(long)]
@@ -49,6 +52,7 @@ pub async fn run(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
     let options = UploadOptions {
         session_id: args.session_id,
         chunk_size: args.chunk_size,
+        chunks_in_flight: args.chunks_in_flight,
         resume_record: args.resume_record.clone(),
         progress: Some(ProgressFn::new(move |p| {
             // The first report is the session read back: what an earlier run sent.

@@ -2,14 +2,16 @@
 //! time, then the `_.dir` markers deepest first; no listing, no checks) over the same
 //! package and the same emulator, at 0, 2 and 20 ms added to every request (the fault
 //! plan's `*:latency=`). Prints, per latency, the time ratio ours / plain (median and range
-//! over rounds that alternate which side goes first) and the requests each side sent.
+//! over rounds that alternate which side goes first) and the requests each side sent. Then
+//! one large file through upload sessions against one streaming PUT of the same bytes.
 //!
 //! ```sh
 //! cargo bench -p servicefabric-deploy --bench upload_limit
 //! ```
 //!
 //! `LIMIT_ROUNDS` (default 3), `LIMIT_FILES` (default 500), `LIMIT_MIB` (default 200) and
-//! `LIMIT_PARALLEL` (ours; default `PackageOptions::default().parallel`) change the run.
+//! `LIMIT_PARALLEL` (ours; default `PackageOptions::default().parallel`) and `LIMIT_BIG_MIB`
+//! (default 1024) change the run.
 
 use std::{
     path::{Path, PathBuf},
@@ -94,6 +96,81 @@ async fn plain(http: &reqwest::Client, endpoint: &str, local: &Path) -> Result<u
     Ok(requests)
 }
 
+/// One streaming UploadFile PUT of the whole file, 1 MiB reads.
+async fn raw_put(http: &reqwest::Client, endpoint: &str, file: &Path) -> Result<(), Failure> {
+    use tokio::io::AsyncReadExt;
+    let handle = tokio::fs::File::open(file).await?;
+    let pieces = stream::try_unfold(handle, |mut handle| async move {
+        let mut buffer = vec![0u8; 1 << 20];
+        let n = handle.read(&mut buffer).await?;
+        buffer.truncate(n);
+        Ok::<_, std::io::Error>((n > 0).then(|| (bytes::Bytes::from(buffer), handle)))
+    });
+    let response = http
+        .put(put_url(endpoint, "big-raw.bin"))
+        .header("Content-Type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(pieces))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!("raw PUT: {}", response.status()).into());
+    }
+    Ok(())
+}
+
+/// One large file through upload sessions (default options) against one streaming PUT.
+async fn large_file(work: &Path, rounds: usize, mib: usize) -> Result<(), Failure> {
+    let big = work.join("big.bin");
+    {
+        let file = std::fs::File::create(&big)?;
+        let mut writer = std::io::BufWriter::new(file);
+        let block: Vec<u8> = (0..1 << 20)
+            .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for _ in 0..mib {
+            std::io::Write::write_all(&mut writer, &block)?;
+        }
+    }
+    let emulator = Emulator::start().await?;
+    let client = Client::builder(emulator.endpoint())
+        .server_timeout(600)
+        .build()?;
+    let http = reqwest::Client::new();
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let (mut ours, mut raw) = (Duration::ZERO, Duration::ZERO);
+        for side in [round % 2, 1 - round % 2] {
+            let started = Instant::now();
+            if side == 0 {
+                let options = servicefabric_deploy::UploadOptions::default();
+                client.upload_file(&big, "big-ours.bin", &options).await?;
+                ours = started.elapsed();
+                client.delete_store_content("big-ours.bin").await?;
+            } else {
+                raw_put(&http, emulator.endpoint(), &big).await?;
+                raw = started.elapsed();
+                client.delete_store_content("big-raw.bin").await?;
+            }
+        }
+        println!(
+            "  {mib} MiB file, round {round}: sessions {:.2} s, one PUT {:.2} s",
+            ours.as_secs_f64(),
+            raw.as_secs_f64()
+        );
+        ratios.push(raw.as_secs_f64() / ours.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{mib} MiB file: sessions reach {:.2} ({:.2}-{:.2}) of one streaming PUT's speed",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+    emulator.shutdown().await;
+    std::fs::remove_file(&big)?;
+    Ok(())
+}
+
 fn total(emulator: &Emulator) -> u64 {
     emulator.requests().values().sum()
 }
@@ -162,5 +239,6 @@ async fn main() -> Result<(), Failure> {
         );
         emulator.shutdown().await;
     }
-    Ok(())
+    std::fs::remove_dir_all(&package)?;
+    large_file(work.path(), rounds, env_or("LIMIT_BIG_MIB", 1024)).await
 }

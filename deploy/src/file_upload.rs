@@ -10,6 +10,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use futures::{StreamExt, stream};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
@@ -34,8 +35,12 @@ pub struct UploadOptions {
     /// The session to create or resume; a new random id when `None`. Keep it to resume later,
     /// or let [`Self::resume_record`] keep it.
     pub session_id: Option<Uuid>,
-    /// Largest chunk sent in one request (default 4 MiB). Memory use is about one chunk.
+    /// Largest chunk sent in one request (default 4 MiB). Memory use is about one chunk per
+    /// chunk in flight.
     pub chunk_size: u64,
+    /// Chunks of the session sent at once (default 4, measured: `benches/upload_limit.rs`);
+    /// the gateway takes a session's ranges in any order. 1 sends them one after another.
+    pub chunks_in_flight: usize,
     /// Failures in a row tolerated before giving up (default 5), on top of the client's
     /// [`RetryPolicy`](servicefabric_rest::RetryPolicy) for each call. A chunk acknowledged resets the count.
     pub max_retries: u32,
@@ -58,6 +63,7 @@ impl Default for UploadOptions {
         Self {
             session_id: None,
             chunk_size: 4 * 1024 * 1024,
+            chunks_in_flight: 4,
             max_retries: 5,
             retry_delay: Duration::from_millis(200),
             resume_record: None,
@@ -168,6 +174,9 @@ impl Workflow<'_> {
         if options.chunk_size == 0 {
             return Err(Error::invalid("chunk size", 0, "at least 1 byte"));
         }
+        if options.chunks_in_flight == 0 {
+            return Err(Error::invalid("chunks in flight", 0, "at least 1 chunk"));
+        }
         servicefabric_rest::paths::content_path(content_path)?;
         let (session_id, record, started_over) = self
             .choose_session(local, &mut file, &metadata, content_path, options)
@@ -192,7 +201,7 @@ impl Workflow<'_> {
         let mut failures = 0u32;
         loop {
             let step = self
-                .upload_step(&mut file, &mut state, &mut report, &mut failures)
+                .upload_step(&mut state, &mut report, &mut failures)
                 .await;
             match step {
                 Ok(true) => break,
@@ -217,7 +226,6 @@ impl Workflow<'_> {
     /// `Ok(true)` once committed.
     async fn upload_step(
         &self,
-        file: &mut tokio::fs::File,
         state: &mut Job<'_>,
         report: &mut UploadReport,
         failures: &mut u32,
@@ -269,27 +277,69 @@ impl Workflow<'_> {
                 missing,
             });
         }
-        let mut acknowledged = acknowledged;
+        let mut chunks = Vec::new();
         for range in missing {
             let mut start = range.start;
             while start <= range.end {
                 let end = range.end.min(start.saturating_add(options.chunk_size - 1));
-                let chunk = ChunkRange { start, end };
-                let buffer = read_chunk(file, chunk)
-                    .await
-                    .map_err(|e| Error::invalid("local file", local.display(), &e))?;
-                self.upload_chunk(content_path, id, chunk, size, buffer)
-                    .await?;
-                *failures = 0;
-                report.bytes_sent = report.bytes_sent.saturating_add(chunk.len());
-                report.chunks_sent = report.chunks_sent.saturating_add(1);
-                acknowledged = acknowledged.saturating_add(chunk.len()).min(size);
-                notify(options, acknowledged, size);
+                chunks.push(ChunkRange { start, end });
                 match end.checked_add(1) {
                     Some(next) => start = next,
                     None => break,
                 }
             }
+        }
+        // Several chunks in flight, each read from its own handle. After a failure no new
+        // chunk starts, and those in flight finish, so that their bytes count; the next
+        // pass reads the session back.
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = &failed;
+        let mut sent = stream::iter(chunks)
+            .map(|chunk| async move {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                let result = async {
+                    let mut file = tokio::fs::File::open(local).await.map_err(|e| {
+                        Error::invalid(
+                            "local file",
+                            local.display(),
+                            &format!("a readable file ({e})"),
+                        )
+                    })?;
+                    let buffer = read_chunk(&mut file, chunk)
+                        .await
+                        .map_err(|e| Error::invalid("local file", local.display(), &e))?;
+                    self.upload_chunk(content_path, id, chunk, size, buffer)
+                        .await
+                }
+                .await;
+                if result.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                result.map(|()| Some(chunk))
+            })
+            .buffer_unordered(options.chunks_in_flight);
+        let mut acknowledged = acknowledged;
+        let mut first_error = None;
+        while let Some(outcome) = sent.next().await {
+            match outcome {
+                Ok(Some(chunk)) => {
+                    // A chunk acknowledged resets the failures in a row.
+                    *failures = 0;
+                    report.bytes_sent = report.bytes_sent.saturating_add(chunk.len());
+                    report.chunks_sent = report.chunks_sent.saturating_add(1);
+                    acknowledged = acknowledged.saturating_add(chunk.len()).min(size);
+                    notify(options, acknowledged, size);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         state.complete_passes += 1;
         Ok(false)

@@ -304,6 +304,8 @@ async fn max_retries_counts_failures_in_a_row() {
             "alternate.bin",
             &UploadOptions {
                 max_retries: 1,
+                // One chunk at a time, so that "every second request" is "every second chunk".
+                chunks_in_flight: 1,
                 ..options(10_000)
             },
         )

@@ -48,6 +48,9 @@ pub struct PackageOptions {
     pub session_threshold: u64,
     /// Chunk size of session uploads (default 4 MiB).
     pub chunk_size: u64,
+    /// Chunks of one session upload sent at once (default 4); see
+    /// [`UploadOptions::chunks_in_flight`].
+    pub chunks_in_flight: usize,
     /// Failures in a row tolerated per file, on top of the client's retry policy (default 5).
     pub max_retries: u32,
     /// Zip each Code/Config/Data folder into `{Name}.zip` in a temporary copy, and upload
@@ -67,6 +70,7 @@ impl Default for PackageOptions {
             parallel: 8,
             session_threshold: 16 * 1024 * 1024,
             chunk_size: 4 * 1024 * 1024,
+            chunks_in_flight: 4,
             max_retries: 5,
             compress: false,
             resume_dir: Some(default_resume_dir()),
@@ -235,6 +239,9 @@ impl Workflow<'_> {
         }
         if options.chunk_size == 0 {
             return Err(Error::invalid("chunk size", 0, "at least 1 byte"));
+        }
+        if options.chunks_in_flight == 0 {
+            return Err(Error::invalid("chunks in flight", 0, "at least 1 chunk"));
         }
         let dir = local_dir.to_path_buf();
         let layout = blocking(move || layout::read(&dir)).await?;
@@ -435,6 +442,7 @@ impl Workflow<'_> {
         let upload = UploadOptions {
             session_id: None,
             chunk_size: options.chunk_size,
+            chunks_in_flight: options.chunks_in_flight,
             max_retries: options.max_retries,
             resume_record: record,
             progress: Some(progress),
