@@ -300,14 +300,7 @@ impl Workflow<'_> {
                     return Ok(None);
                 }
                 let result = async {
-                    let mut file = tokio::fs::File::open(local).await.map_err(|e| {
-                        Error::invalid(
-                            "local file",
-                            local.display(),
-                            &format!("a readable file ({e})"),
-                        )
-                    })?;
-                    let buffer = read_chunk(&mut file, chunk)
+                    let buffer = read_chunk(local, chunk)
                         .await
                         .map_err(|e| Error::invalid("local file", local.display(), &e))?;
                     self.upload_chunk(content_path, id, chunk, size, buffer)
@@ -488,23 +481,30 @@ fn check_session(session: &UploadSession, content_path: &str, size: u64) -> Resu
     Ok(())
 }
 
-/// Reads one chunk; the error says what was expected of the file.
-async fn read_chunk(
-    file: &mut tokio::fs::File,
-    chunk: ChunkRange,
-) -> std::result::Result<Vec<u8>, String> {
-    let io = |e: std::io::Error| {
+/// Reads one chunk; the error says what was expected of the file. The buffer is allocated
+/// here, on the async worker that later frees it, and only filled on a blocking thread:
+/// buffers allocated on the many blocking threads spread over glibc's per-thread arenas,
+/// and peak memory then grew with the file's size (BENCHMARKS.md, issue 21).
+async fn read_chunk(local: &Path, chunk: ChunkRange) -> std::result::Result<Vec<u8>, String> {
+    use std::io::{Read, Seek};
+    let len = usize::try_from(chunk.len())
+        .map_err(|_| format!("chunks this machine can hold ({} bytes)", chunk.len()))?;
+    let mut buffer = vec![0u8; len];
+    let local = local.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&local)?;
+        file.seek(SeekFrom::Start(chunk.start))?;
+        file.read_exact(&mut buffer)?;
+        Ok::<_, std::io::Error>(buffer)
+    })
+    .await
+    .map_err(|e| format!("a read that completes ({e})"))?;
+    read.map_err(|e| {
         format!(
             "a file whose bytes {}-{} can be read ({e}); did it shrink?",
             chunk.start, chunk.end
         )
-    };
-    let len = usize::try_from(chunk.len())
-        .map_err(|_| format!("chunks this machine can hold ({} bytes)", chunk.len()))?;
-    let mut buffer = vec![0u8; len];
-    file.seek(SeekFrom::Start(chunk.start)).await.map_err(io)?;
-    file.read_exact(&mut buffer).await.map_err(io)?;
-    Ok(buffer)
+    })
 }
 
 async fn sha256_file(file: &mut tokio::fs::File, local: &Path) -> Result<String> {
