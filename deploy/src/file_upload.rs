@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use uuid::Uuid;
 
-use servicefabric_rest::{ChunkRange, Error, Result, UploadSession, paths::store_form};
+use servicefabric_rest::{ChunkRange, Error, Result, UploadSession};
 
 use crate::workflow::Workflow;
 
@@ -258,7 +258,7 @@ impl Workflow<'_> {
             // at the start of a run, it may be an upload an earlier run finished. The store
             // tells: the file there with the session's size means done, with no second commit
             // and nothing counted as resumed.
-            if complete && self.stored_with_size(content_path, size).await? {
+            if complete && self.stored_size(content_path).await? == Some(size) {
                 notify(options, size, size);
                 return Ok(true);
             }
@@ -336,19 +336,6 @@ impl Workflow<'_> {
         }
         state.complete_passes += 1;
         Ok(false)
-    }
-
-    /// Whether the image store holds `content_path` as a file of `size` bytes.
-    async fn stored_with_size(&self, content_path: &str, size: u64) -> Result<bool> {
-        let wanted = store_form(content_path);
-        match self.store_content_page(Some(content_path), None).await {
-            Ok(page) => Ok(page
-                .files
-                .iter()
-                .any(|f| store_form(&f.path) == wanted && f.size == size)),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     /// The session to use, from the options and the resume record; writes the record.

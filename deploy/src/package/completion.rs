@@ -70,15 +70,8 @@ impl Workflow<'_> {
     ) -> Result<HashMap<String, u64>> {
         let found: Vec<Option<(String, u64)>> = stream::iter(paths)
             .map(|path| async move {
-                match self.store_content_page(Some(&path), None).await {
-                    Ok(page) => Ok(page
-                        .files
-                        .into_iter()
-                        .find(|f| store_form(&f.path) == path)
-                        .map(|f| (path, f.size))),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
+                let size = self.stored_size(&path).await?;
+                Ok::<_, Error>(size.map(|size| (path, size)))
             })
             .buffer_unordered(parallel)
             .try_collect()
