@@ -183,6 +183,14 @@ pub enum Error {
         /// The repeated token.
         token: String,
     },
+    /// A workflow refused to act because the cluster's state says the step would do harm
+    /// (an upgrade toward another version is running, say); `reason` says what stands and
+    /// what to do.
+    #[error("{reason}")]
+    Refused {
+        /// What stands and what to do.
+        reason: String,
+    },
 }
 
 /// ` (name fabric:/x)`, or nothing.

@@ -73,6 +73,7 @@ pub use ops::applications::{
     Application, ApplicationHealth, ApplicationPage, ApplicationStatus, HealthState, Service,
     ServicePage,
 };
+pub use ops::health_policy::{HealthPolicy, ServiceTypeHealthPolicy};
 pub use ops::image_store::{
     CopyOptions, StoreContent, StoreFile, StoreFileVersion, StoreFolder, StorePage, StorePages,
 };

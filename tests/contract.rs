@@ -544,6 +544,14 @@ fn generated_types_match_the_spec_components() {
             "ClusterVersion",
             schemars::schema_for!(types::ClusterVersion),
         ),
+        (
+            "ApplicationTypeManifest",
+            schemars::schema_for!(types::ApplicationTypeManifest),
+        ),
+        (
+            "ServiceTypeManifest",
+            schemars::schema_for!(types::ServiceTypeManifest),
+        ),
     ];
     for (name, component) in components.iter() {
         if component["type"] == "object" {

@@ -230,3 +230,61 @@ async fn bad_input_is_refused_before_sending() {
     assert!(client.unprovision_application_type("T", "").await.is_err());
     assert!(stub.targets().is_empty(), "{:?}", stub.targets());
 }
+
+#[tokio::test]
+async fn manifests_are_asked_for_as_the_reference_pages_write_them() {
+    let stub =
+        support::serve(|_| support::reply(200, "OK", r#"{"Manifest":"<ApplicationManifest />"}"#))
+            .await;
+    let client = client(&stub.url);
+    let text = client
+        .application_manifest("ShopType", "2.0.0")
+        .await
+        .expect("manifest");
+    assert_eq!(text, "<ApplicationManifest />");
+    client
+        .service_manifest("ShopType", "2.0.0", "WebPkg")
+        .await
+        .expect("manifest");
+    assert!(
+        client
+            .service_manifest("ShopType", "2.0.0", " ")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        stub.targets(),
+        vec![
+            "/ApplicationTypes/ShopType/$/GetApplicationManifest?api-version=6.0&ApplicationTypeVersion=2.0.0&timeout=60",
+            "/ApplicationTypes/ShopType/$/GetServiceManifest?api-version=6.0&ApplicationTypeVersion=2.0.0&ServiceManifestName=WebPkg&timeout=60",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_upgrade_carries_the_health_policy_when_given() {
+    let stub = support::serve(|_| support::reply(200, "OK", "")).await;
+    let mut request = UpgradeRequest::new("2.0.0");
+    request.health_policy = Some(servicefabric_rest::HealthPolicy {
+        consider_warning_as_error: true,
+        max_percent_unhealthy_deployed_applications: 5,
+        default_service_type: Some(servicefabric_rest::ServiceTypeHealthPolicy {
+            max_percent_unhealthy_services: 10,
+            max_percent_unhealthy_partitions_per_service: 20,
+            max_percent_unhealthy_replicas_per_partition: 30,
+        }),
+        service_types: Vec::new(),
+    });
+    client(&stub.url)
+        .start_application_upgrade("fabric:/shop", &request)
+        .await
+        .expect("started");
+    let body: serde_json::Value = serde_json::from_slice(&stub.bodies()[0]).expect("json body");
+    let policy = &body["ApplicationHealthPolicy"];
+    assert_eq!(policy["ConsiderWarningAsError"], true);
+    assert_eq!(policy["MaxPercentUnhealthyDeployedApplications"], 5);
+    assert_eq!(
+        policy["DefaultServiceTypeHealthPolicy"]["MaxPercentUnhealthyReplicasPerPartition"],
+        30
+    );
+}

@@ -21,6 +21,11 @@ use crate::{
 
 #[derive(Subcommand)]
 pub enum AppCommand {
+    /// Deploy a package folder: upload and provision it unless the cluster has that version,
+    /// then create the application or upgrade it and follow the upgrade to its end; exit
+    /// 0 deployed, 1 failed, 2 command line refused, 3 rolled back, 4 upgrade failed, 5
+    /// paused for a manual action, 6 deadline passed.
+    Deploy(Box<crate::deploy::DeployArgs>),
     /// Upload an application package folder to the image store: parallel, resumable (run the
     /// same command again after an interruption), each folder marked complete last.
     Upload(UploadArgs),
@@ -147,6 +152,7 @@ enum Cleanup {
 pub async fn run(command: AppCommand, top: &Target) -> Result<(), Failure> {
     match command {
         AppCommand::Upload(args) => upload(&args, &args.target.or(top)).await,
+        AppCommand::Deploy(args) => crate::deploy::run(&args, &args.target.or(top)).await,
         AppCommand::Types(args) => lifecycle::types(&args, &args.target.or(top)).await,
         AppCommand::Unprovision(args) => lifecycle::unprovision(&args, &args.target.or(top)).await,
         AppCommand::Ls(args) => lifecycle::list(&args, &args.target.or(top)).await,

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// `K=V`, as `--param` takes it.
-fn parse_param(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("{text:?}: expected NAME=VALUE")),
@@ -132,16 +132,35 @@ pub struct CreateArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Mode {
+pub(crate) enum Mode {
     Monitored,
     UnmonitoredAuto,
     UnmonitoredManual,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Action {
+pub(crate) enum Action {
     Rollback,
     Manual,
+}
+
+impl Mode {
+    pub(crate) fn wire(self) -> RollingUpgradeMode {
+        match self {
+            Mode::Monitored => RollingUpgradeMode::Monitored,
+            Mode::UnmonitoredAuto => RollingUpgradeMode::UnmonitoredAuto,
+            Mode::UnmonitoredManual => RollingUpgradeMode::UnmonitoredManual,
+        }
+    }
+}
+
+impl Action {
+    pub(crate) fn wire(self) -> FailureAction {
+        match self {
+            Action::Rollback => FailureAction::Rollback,
+            Action::Manual => FailureAction::Manual,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -347,15 +366,8 @@ pub async fn upgrade(args: &UpgradeArgs, target: &Target) -> Result<(), Failure>
     let client = crate::connect_for_change(target, "app upgrade").await?;
     let mut request = UpgradeRequest::new(args.version.clone());
     request.parameters = args.params.iter().cloned().collect();
-    request.mode = match args.mode {
-        Mode::Monitored => RollingUpgradeMode::Monitored,
-        Mode::UnmonitoredAuto => RollingUpgradeMode::UnmonitoredAuto,
-        Mode::UnmonitoredManual => RollingUpgradeMode::UnmonitoredManual,
-    };
-    request.failure_action = match args.failure_action {
-        Action::Rollback => FailureAction::Rollback,
-        Action::Manual => FailureAction::Manual,
-    };
+    request.mode = args.mode.wire();
+    request.failure_action = args.failure_action.wire();
     request.health_check_wait = args.health_check_wait;
     request.health_check_stable = args.health_check_stable;
     request.health_check_retry = args.health_check_retry;
@@ -371,7 +383,7 @@ pub async fn upgrade(args: &UpgradeArgs, target: &Target) -> Result<(), Failure>
     ))
 }
 
-fn progress_json(p: &UpgradeProgress) -> serde_json::Value {
+pub(crate) fn progress_json(p: &UpgradeProgress) -> serde_json::Value {
     serde_json::json!({
         "Name": p.name, "TargetVersion": p.target_version, "State": p.state.as_str(),
         "Mode": p.mode.as_str(), "NextUpgradeDomain": p.next_domain,
@@ -382,7 +394,7 @@ fn progress_json(p: &UpgradeProgress) -> serde_json::Value {
     })
 }
 
-fn progress_line(p: &UpgradeProgress) -> String {
+pub(crate) fn progress_line(p: &UpgradeProgress) -> String {
     if p.never_upgraded() {
         return format!("{}: never upgraded; runs {}\n", p.name, p.target_version);
     }

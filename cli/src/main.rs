@@ -3,6 +3,8 @@
 //! state; commands that change state need a real target.
 
 mod app;
+mod deploy;
+mod deploy_view;
 mod emulator;
 mod lifecycle;
 mod output;

@@ -23,6 +23,8 @@ pub enum Failure {
     /// The calls succeeded but what they followed ended badly (an upgrade rolled back or
     /// failed); exit status 1, as for a failed call.
     Outcome(String),
+    /// Said already; exit with this status (`app deploy`'s own codes).
+    Exit(u8),
 }
 
 impl From<Error> for Failure {
@@ -92,6 +94,7 @@ impl Failure {
                 note(format_args!("error: {what}"));
                 ExitCode::FAILURE
             }
+            Self::Exit(code) => ExitCode::from(code),
             Self::ClosedPipe => ExitCode::SUCCESS,
             Self::Signal(number) => ExitCode::from(128 + number),
         }

@@ -36,7 +36,8 @@ pub fn set_mode(mode: ProgressMode) {
     let _ = MODE.set(mode);
 }
 
-fn mode() -> ProgressMode {
+/// The `--progress` in effect.
+pub fn mode() -> ProgressMode {
     MODE.get().copied().unwrap_or_default()
 }
 

@@ -192,6 +192,20 @@ impl SecurityArgs {
         }
     }
 
+    /// Pins the gateway to `thumbprint` when no other way to trust it was given (a publish
+    /// profile's `ServerCertThumbprint`); says whether it did.
+    pub fn pin_when_unset(&mut self, thumbprint: &str) -> bool {
+        if !self.server_thumbprint.is_empty()
+            || !self.server_cn.is_empty()
+            || self.ca.is_some()
+            || self.insecure
+        {
+            return false;
+        }
+        self.server_thumbprint.push(thumbprint.to_string());
+        true
+    }
+
     /// Whether any TLS setting was given (they need an https endpoint).
     fn any_tls(&self) -> bool {
         self.pem.is_some()

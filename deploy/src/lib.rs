@@ -25,12 +25,18 @@
 //! ```
 #![warn(missing_docs)]
 
+mod application;
 mod file_upload;
 mod package;
 mod workflow;
 
 use std::{future::Future, path::Path};
 
+pub use application::{
+    options::{DeployEvent, DeployEventFn, DeployOptions, Step, UpgradeSettings},
+    profile::PublishProfile,
+    report::{DeployReport, Outcome},
+};
 pub use file_upload::{ProgressFn, UploadOptions, UploadProgress, UploadReport};
 pub use package::{
     PackageOptions, PackageProgress, PackageProgressFn, PackageReport, default_resume_dir,
@@ -103,9 +109,44 @@ pub trait ClientExt {
         path_in_store: &str,
         options: &PackageOptions,
     ) -> impl Future<Output = Result<PackageReport>> + Send;
+
+    /// Deploys the application package in `package_dir`: reads the manifest, parameters and
+    /// publish profile and checks them (an undeclared parameter is refused before anything
+    /// changes); uploads the package (a diff package with [`DeployOptions::diff`]) and
+    /// provisions it unless the cluster has that type version; then creates the application,
+    /// or upgrades it with every declared parameter, as the cluster's state says; follows the
+    /// upgrade to its end; and cleans up.
+    ///
+    /// Running it again after success sends no upload, provision or upgrade; after an
+    /// interruption, it resumes the upload, finds the provision done and follows the upgrade
+    /// already running. An upgrade toward another version is refused
+    /// ([`Error::Refused`]) unless
+    /// [`DeployOptions::wait_previous`].
+    ///
+    /// `Err` means nothing was started that the report would describe; how an upgrade ended
+    /// (rolled back, paused, the deadline) is the report's [`Outcome`].
+    ///
+    /// ```no_run
+    /// use std::path::Path;
+    /// use servicefabric_deploy::{ClientExt, DeployOptions};
+    ///
+    /// # async fn demo(client: servicefabric_rest::Client) -> servicefabric_rest::Result<()> {
+    /// let report = client.deploy(Path::new("out/MyAppPkg"), &DeployOptions::default()).await?;
+    /// println!("{} {}: {}", report.application, report.type_version, report.outcome.as_str());
+    /// # Ok(()) }
+    /// ```
+    fn deploy(
+        &self,
+        package_dir: &Path,
+        options: &DeployOptions,
+    ) -> impl Future<Output = Result<DeployReport>> + Send;
 }
 
 impl ClientExt for Client {
+    async fn deploy(&self, package_dir: &Path, options: &DeployOptions) -> Result<DeployReport> {
+        Workflow(self).deploy(package_dir, options).await
+    }
+
     async fn upload_file(
         &self,
         local: &Path,

@@ -32,6 +32,10 @@ pub struct SamplePackage {
     pub large_file_bytes: u64,
     /// Seed of the contents.
     pub seed: u64,
+    /// The first this many services carry the application's version as their own and as
+    /// their code package's, with code that differs by version: the services an upgrade to
+    /// this version changes. The others stay at 1.0.0, byte for byte.
+    pub changed_services: usize,
 }
 
 impl Default for SamplePackage {
@@ -44,6 +48,7 @@ impl Default for SamplePackage {
             small_file_bytes: 10 * 1024,
             large_file_bytes: 3 * 1024 * 1024,
             seed: 7,
+            changed_services: 0,
         }
     }
 }
@@ -88,11 +93,20 @@ pub fn write_sample_package(dir: &Path, sample: &SamplePackage) -> io::Result<Sa
         summary.bytes += bytes.len() as u64;
         Ok(())
     };
+    let version_of = |i: usize| {
+        if i < sample.changed_services {
+            sample.type_version.as_str()
+        } else {
+            "1.0.0"
+        }
+    };
     let imports: String = services
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             format!(
-                "  <ServiceManifestImport>\n    <ServiceManifestRef ServiceManifestName=\"{s}\" ServiceManifestVersion=\"1.0.0\" />\n  </ServiceManifestImport>\n"
+                "  <ServiceManifestImport>\n    <ServiceManifestRef ServiceManifestName=\"{s}\" ServiceManifestVersion=\"{}\" />\n  </ServiceManifestImport>\n",
+                version_of(i)
             )
         })
         .collect();
@@ -112,15 +126,27 @@ pub fn write_sample_package(dir: &Path, sample: &SamplePackage) -> io::Result<Sa
     let mut rng = sample.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     for (i, service) in services.iter().enumerate() {
         let root = dir.join(service);
+        let version = version_of(i);
         let manifest = format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ServiceManifest xmlns=\"http://schemas.microsoft.com/2011/01/fabric\" Name=\"{service}\" Version=\"1.0.0\">\n  <ServiceTypes><StatelessServiceType ServiceTypeName=\"{i}Type\" /></ServiceTypes>\n  <CodePackage Name=\"Code\" Version=\"1.0.0\"><EntryPoint><ExeHost><Program>app.exe</Program></ExeHost></EntryPoint></CodePackage>\n  <ConfigPackage Name=\"Config\" Version=\"1.0.0\" />\n  <DataPackage Name=\"Data\" Version=\"1.0.0\" />\n</ServiceManifest>\n"
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ServiceManifest xmlns=\"http://schemas.microsoft.com/2011/01/fabric\" Name=\"{service}\" Version=\"{version}\">\n  <ServiceTypes><StatelessServiceType ServiceTypeName=\"{i}Type\" /></ServiceTypes>\n  <CodePackage Name=\"Code\" Version=\"{version}\"><EntryPoint><ExeHost><Program>app.exe</Program></ExeHost></EntryPoint></CodePackage>\n  <ConfigPackage Name=\"Config\" Version=\"1.0.0\" />\n  <DataPackage Name=\"Data\" Version=\"1.0.0\" />\n</ServiceManifest>\n"
         );
         write(&root.join("ServiceManifest.xml"), manifest.as_bytes())?;
         write(
             &root.join("Config").join("Settings.xml"),
             b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Settings xmlns=\"http://schemas.microsoft.com/2011/01/fabric\" />\n",
         )?;
-        write(&root.join("Code").join("app.exe"), &noise(&mut rng, 4096))?;
+        let code = noise(&mut rng, 4096);
+        if i < sample.changed_services {
+            // Other code, same length: the rest of the package stays byte for byte.
+            let mut other = sample
+                .type_version
+                .bytes()
+                .fold(sample.seed ^ 0xA5A5, |h, b| h.rotate_left(5) ^ u64::from(b))
+                | 1;
+            write(&root.join("Code").join("app.exe"), &noise(&mut other, 4096))?;
+        } else {
+            write(&root.join("Code").join("app.exe"), &code)?;
+        }
         // An empty folder: it still gets its marker.
         fs::create_dir_all(root.join("Data").join("empty"))?;
         if i == 0 && sample.large_file_bytes > 0 {

@@ -498,3 +498,94 @@ async fn the_same_start_again_is_409_while_set_up_then_200_and_delete_ends_an_up
         .expect("deleted during its upgrade");
     assert_eq!(client.application(APP).await.expect("get"), None);
 }
+
+#[tokio::test]
+async fn manifests_read_back_and_diff_packages_take_the_rest_from_the_provisioned_version() {
+    let (emulator, client) = cluster(fast()).await;
+    let manifest = client
+        .application_manifest("SampleAppType", "2.0.0")
+        .await
+        .expect("manifest");
+    assert!(
+        manifest.contains("ApplicationTypeVersion=\"2.0.0\""),
+        "{manifest}"
+    );
+    let service = client
+        .service_manifest("SampleAppType", "2.0.0", "FrontEndPkg")
+        .await
+        .expect("service manifest");
+    assert!(service.contains("Name=\"FrontEndPkg\""), "{service}");
+    let missing = client
+        .application_manifest("SampleAppType", "9.9.9")
+        .await
+        .expect_err("not provisioned");
+    assert_eq!(
+        missing.code().map(ErrorCode::as_str),
+        Some("FABRIC_E_APPLICATION_TYPE_NOT_FOUND")
+    );
+
+    // A diff package: the application manifest and one changed service, nothing else.
+    let full = tempfile::tempdir().expect("tempdir");
+    write_sample_package(
+        full.path(),
+        &SamplePackage {
+            type_version: "3.0.0".into(),
+            changed_services: 1,
+            small_files: 2,
+            large_file_bytes: 0,
+            ..SamplePackage::default()
+        },
+    )
+    .expect("sample");
+    let root = emulator.data_dir().join("store").join("Diff_3");
+    std::fs::create_dir_all(root.join("FrontEndPkg")).expect("dir");
+    std::fs::copy(
+        full.path().join("ApplicationManifest.xml"),
+        root.join("ApplicationManifest.xml"),
+    )
+    .expect("copy");
+    let service_manifest = full.path().join("FrontEndPkg").join("ServiceManifest.xml");
+    std::fs::copy(
+        &service_manifest,
+        root.join("FrontEndPkg").join("ServiceManifest.xml"),
+    )
+    .expect("copy");
+    mark(&root);
+    let package = ApplicationPackage::ImageStore {
+        path: "Diff_3".into(),
+        cleanup: CleanupPolicy::Default,
+    };
+    // Its changed Code package (3.0.0) is in no provisioned version: refused.
+    let refused = client
+        .provision_application_type(&package, &ProvisionOptions::default())
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        refused.code().map(ErrorCode::as_str),
+        Some("FABRIC_E_IMAGEBUILDER_VALIDATION_ERROR"),
+        "{refused}"
+    );
+    let code = root.join("FrontEndPkg").join("Code");
+    std::fs::create_dir_all(&code).expect("dir");
+    std::fs::copy(
+        full.path().join("FrontEndPkg").join("Code").join("app.exe"),
+        code.join("app.exe"),
+    )
+    .expect("copy");
+    mark(&root);
+    client
+        .provision_application_type(&package, &ProvisionOptions::default())
+        .await
+        .expect("the rest comes from 2.0.0");
+    let front = client
+        .service_manifest("SampleAppType", "3.0.0", "FrontEndPkg")
+        .await
+        .expect("the diff's own");
+    assert!(front.contains("Version=\"3.0.0\""), "{front}");
+    // The services the diff left out were taken from 2.0.0: 3.0.0 lists them too.
+    let type_info = client
+        .application_types_page(Some("SampleAppType"), None)
+        .await
+        .expect("types");
+    assert!(type_info.items.iter().any(|t| t.version == "3.0.0"));
+}

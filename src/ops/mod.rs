@@ -4,7 +4,9 @@
 pub(crate) mod application_types;
 pub(crate) mod applications;
 mod cluster;
+pub(crate) mod health_policy;
 pub(crate) mod image_store;
+mod manifests;
 pub(crate) mod names;
 pub(crate) mod upgrades;
 pub(crate) mod upload_sessions;

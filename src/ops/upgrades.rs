@@ -9,7 +9,10 @@ use crate::{
     Client, Error, Result, duration,
     generated::types,
     open_enum::open_enum,
-    ops::applications::{parameters_from_wire, parameters_to_wire},
+    ops::{
+        applications::{parameters_from_wire, parameters_to_wire},
+        health_policy::HealthPolicy,
+    },
     paths,
     transport::{answer::Answer, call::Resend},
 };
@@ -151,6 +154,8 @@ pub struct UpgradeRequest {
     pub replica_set_check_timeout: Option<Duration>,
     /// Restart processes even when only configuration or data changed.
     pub force_restart: bool,
+    /// How the application is judged healthy (`None`: the manifest's policy).
+    pub health_policy: Option<HealthPolicy>,
 }
 
 impl UpgradeRequest {
@@ -169,6 +174,7 @@ impl UpgradeRequest {
             upgrade_domain_timeout: None,
             replica_set_check_timeout: None,
             force_restart: false,
+            health_policy: None,
         }
     }
 
@@ -176,7 +182,7 @@ impl UpgradeRequest {
         let ms = |d: Option<Duration>| d.map(duration::format);
         let monitored = self.mode == RollingUpgradeMode::Monitored;
         types::ApplicationUpgradeDescription {
-            application_health_policy: None,
+            application_health_policy: self.health_policy.as_ref().map(HealthPolicy::to_wire),
             force_restart: self.force_restart.then_some(true),
             monitoring_policy: monitored.then(|| types::MonitoringPolicyDescription {
                 failure_action: Some(self.failure_action.as_str().to_string()),

@@ -39,8 +39,10 @@ fn bad(path: &Path, expected: &str) -> Error {
     Error::invalid("application package", path.display(), expected)
 }
 
-/// Walks `root` (following no symbolic links to folders) and checks the manifests.
-pub(crate) fn read(root: &Path) -> Result<Layout> {
+/// Walks `root` (following no symbolic links to folders) and checks the manifests. A diff
+/// package (`diff`) may leave out a service's folder or packages: provisioning takes them
+/// from the version of the type already provisioned.
+pub(crate) fn read(root: &Path, diff: bool) -> Result<Layout> {
     let meta = fs::metadata(root).map_err(|e| bad(root, &format!("a readable folder ({e})")))?;
     if !meta.is_dir() {
         return Err(bad(root, "a folder holding ApplicationManifest.xml"));
@@ -56,7 +58,7 @@ pub(crate) fn read(root: &Path) -> Result<Layout> {
     walk(root, "", &mut layout)?;
     layout.files.sort_by(|a, b| a.relative.cmp(&b.relative));
     layout.folders.sort();
-    check_manifests(&mut layout)?;
+    check_manifests(&mut layout, diff)?;
     Ok(layout)
 }
 
@@ -137,7 +139,7 @@ fn read_text(path: &Path, what: &str) -> Result<String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| bad(path, &format!("{what} in UTF-8")))
 }
 
-fn check_manifests(layout: &mut Layout) -> Result<()> {
+fn check_manifests(layout: &mut Layout, diff: bool) -> Result<()> {
     let app_path = layout.root.join("ApplicationManifest.xml");
     let text = read_text(&app_path, "an ApplicationManifest.xml at the package root")?;
     let doc = parse_xml(&app_path, &text, "ApplicationManifest")?;
@@ -167,6 +169,9 @@ fn check_manifests(layout: &mut Layout) -> Result<()> {
                 )
             })?;
         let service_path = layout.root.join(service).join("ServiceManifest.xml");
+        if diff && !service_path.exists() {
+            continue;
+        }
         let text = read_text(
             &service_path,
             &format!(
@@ -185,6 +190,9 @@ fn check_manifests(layout: &mut Layout) -> Result<()> {
                 let zip = format!("{folder}.zip");
                 let present = layout.folders.contains(&folder)
                     || layout.files.iter().any(|f| f.relative == zip);
+                if !present && diff {
+                    continue;
+                }
                 if !present {
                     return Err(bad(
                         &layout.root.join(service).join(name),

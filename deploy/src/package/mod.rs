@@ -232,6 +232,18 @@ impl Workflow<'_> {
         path_in_store: &str,
         options: &PackageOptions,
     ) -> Result<PackageReport> {
+        self.upload_package_of(local_dir, path_in_store, options, false)
+            .await
+    }
+
+    /// Uploads a package; a diff package (`diff`) may leave out services and packages.
+    pub(crate) async fn upload_package_of(
+        self,
+        local_dir: &Path,
+        path_in_store: &str,
+        options: &PackageOptions,
+        diff: bool,
+    ) -> Result<PackageReport> {
         let started = Instant::now();
         let target = store_form(package_path(path_in_store)?);
         if options.parallel == 0 {
@@ -244,7 +256,7 @@ impl Workflow<'_> {
             return Err(Error::invalid("chunks in flight", 0, "at least 1 chunk"));
         }
         let dir = local_dir.to_path_buf();
-        let layout = blocking(move || layout::read(&dir)).await?;
+        let layout = blocking(move || layout::read(&dir, diff)).await?;
         // Kept alive until the upload ends: the zips are read from it.
         let mut scratch = None;
         let layout = if options.compress {

@@ -28,6 +28,23 @@ pub(crate) struct DefaultService {
     pub stateful: bool,
 }
 
+/// A Code, Config or Data package of a service manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PackageRef {
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// A service manifest as provisioned: what a later diff package may leave out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ServiceRecord {
+    pub name: String,
+    pub version: String,
+    pub manifest: String,
+    pub packages: Vec<PackageRef>,
+}
+
 /// A provisioned application type version: what applications of it may set and get.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TypeRecord {
@@ -38,6 +55,12 @@ pub(crate) struct TypeRecord {
     pub parameters: Vec<(String, String)>,
     #[serde(default)]
     pub services: Vec<DefaultService>,
+    /// The application manifest's text (GetApplicationManifest).
+    #[serde(default)]
+    pub manifest: String,
+    /// The imported service manifests (GetServiceManifest).
+    #[serde(default)]
+    pub service_manifests: Vec<ServiceRecord>,
 }
 
 impl TypeRecord {
@@ -47,7 +70,15 @@ impl TypeRecord {
             version: version.to_string(),
             parameters: Vec::new(),
             services: Vec::new(),
+            manifest: String::new(),
+            service_manifests: Vec::new(),
         }
+    }
+
+    fn service(&self, name: &str, version: &str) -> Option<&ServiceRecord> {
+        self.service_manifests
+            .iter()
+            .find(|s| s.name == name && s.version == version)
     }
 }
 
@@ -179,7 +210,7 @@ pub(crate) fn provision(
 ) -> Result<(), FabricError> {
     match request {
         Provision::ImageStore { path, cleanup } => {
-            let record = check_package(store, path)?;
+            let record = check_package(store, types, path)?;
             types.add(record)?;
             if *cleanup == Cleanup::Automatic {
                 let _ = store.delete(path);
@@ -197,7 +228,7 @@ pub(crate) fn provision(
     }
 }
 
-fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
+fn check_package(store: &Store, types: &AppTypes, path: &str) -> Result<TypeRecord, FabricError> {
     let shown = normalise_path(path);
     let first = shown.split('\\').find(|s| !s.is_empty()).unwrap_or("");
     if first.eq_ignore_ascii_case("Store") || first.eq_ignore_ascii_case("WindowsFabricStore") {
@@ -229,6 +260,9 @@ fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
         attr("ApplicationTypeName")?,
         attr("ApplicationTypeVersion")?,
     );
+    // A diff package leaves out what an earlier version of the type has: that version's
+    // records fill the gaps (applications.md, "Diff packages").
+    let earlier: Vec<&TypeRecord> = types.records().filter(|r| r.name == type_name).collect();
     let imports = doc
         .root_element()
         .children()
@@ -237,6 +271,7 @@ fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
             n.children()
                 .filter(|c| c.is_element() && c.tag_name().name() == "ServiceManifestRef")
         });
+    let mut service_manifests = Vec::new();
     for import in imports {
         let service = import
             .attribute("ServiceManifestName")
@@ -244,15 +279,31 @@ fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
             .ok_or_else(|| {
                 validation("A ServiceManifestRef has no valid ServiceManifestName.".into())
             })?;
+        let service_version = import.attribute("ServiceManifestVersion").unwrap_or("");
         let manifest = root.join(service).join("ServiceManifest.xml");
         let what = format!("{service}\\ServiceManifest.xml");
-        let text = read_xml(&manifest, &shown, &what).map_err(|_| {
-            FabricError::new(
-                Code::ServiceManifestNotFound,
-                format!("The service manifest '{shown}\\{what}' is not found in the store."),
-            )
-        })?;
+        if !manifest.is_file() {
+            let provisioned = earlier
+                .iter()
+                .find_map(|r| r.service(service, service_version));
+            match provisioned {
+                Some(record) => {
+                    service_manifests.push(record.clone());
+                    continue;
+                }
+                None => {
+                    return Err(FabricError::new(
+                        Code::ServiceManifestNotFound,
+                        format!(
+                            "The service manifest '{shown}\\{what}' is not found in the store."
+                        ),
+                    ));
+                }
+            }
+        }
+        let text = read_xml(&manifest, &shown, &what)?;
         let service_doc = parse(&text, "ServiceManifest", &what)?;
+        let mut packages = Vec::new();
         for node in service_doc.root_element().children().filter(|n| {
             n.is_element()
                 && matches!(
@@ -265,14 +316,39 @@ fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
                 .attribute("Name")
                 .filter(|s| !s.is_empty() && !s.contains(['/', '\\', ':']) && *s != "..")
                 .ok_or_else(|| validation(format!("A {kind} in {what} has no valid Name.")))?;
+            let package = PackageRef {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                version: node.attribute("Version").unwrap_or("").to_string(),
+            };
             let folder = root.join(service).join(name);
             let zip = root.join(service).join(format!("{name}.zip"));
-            if !folder.join(MARKER).is_file() && !zip.is_file() {
+            let in_store = folder.join(MARKER).is_file() || zip.is_file();
+            let provisioned = || {
+                earlier.iter().any(|r| {
+                    r.service_manifests
+                        .iter()
+                        .any(|s| s.name == service && s.packages.contains(&package))
+                })
+            };
+            if !in_store && !provisioned() {
                 return Err(validation(format!(
-                    "The {kind} '{name}' of service manifest '{service}' is not found in the store (as a folder with its {MARKER} marker, or {name}.zip)."
+                    "The {kind} '{name}' (version '{}') of service manifest '{service}' is not found in the store (as a folder with its {MARKER} marker, or {name}.zip), nor in a provisioned version of {type_name}.",
+                    package.version
                 )));
             }
+            packages.push(package);
         }
+        service_manifests.push(ServiceRecord {
+            name: service.to_string(),
+            version: service_doc
+                .root_element()
+                .attribute("Version")
+                .unwrap_or(service_version)
+                .to_string(),
+            manifest: text.clone(),
+            packages,
+        });
     }
     let element = |name: &str| {
         doc.root_element()
@@ -317,6 +393,8 @@ fn check_package(store: &Store, path: &str) -> Result<TypeRecord, FabricError> {
         version: type_version,
         parameters,
         services,
+        manifest: app.clone(),
+        service_manifests,
     })
 }
 

@@ -108,6 +108,40 @@ pub(crate) async fn serve(
             types_lock.remove(&type_name, &u.version)?;
             empty(if u.asynchronous { 202 } else { 200 })
         }
+        Lifecycle::ApplicationManifest(ref type_name)
+        | Lifecycle::ServiceManifest(ref type_name) => {
+            let version = query
+                .get("ApplicationTypeVersion")
+                .ok_or_else(FabricError::invalid_arg)?;
+            let record = types.get(type_name, version).ok_or_else(|| {
+                FabricError::new(
+                    Code::ApplicationTypeNotFound,
+                    format!("Application type and version not found: {type_name} {version}"),
+                )
+            })?;
+            let manifest = match &op {
+                Lifecycle::ServiceManifest(_) => {
+                    let service = query
+                        .get("ServiceManifestName")
+                        .ok_or_else(FabricError::invalid_arg)?;
+                    &record
+                        .service_manifests
+                        .iter()
+                        .find(|s| s.name == service)
+                        .ok_or_else(|| {
+                            FabricError::new(
+                                Code::ServiceManifestNotFound,
+                                format!(
+                                    "Service manifest {service} not found in {type_name} {version}"
+                                ),
+                            )
+                        })?
+                        .manifest
+                }
+                _ => &record.manifest,
+            };
+            ok_json(&json!({ "Manifest": manifest }))
+        }
         Lifecycle::Create => {
             #[derive(Deserialize)]
             struct Description {

@@ -40,6 +40,8 @@ pub const OPERATIONS: &[&str] = &[
     "GetApplicationTypeInfoList",
     "GetApplicationTypeInfoListByName",
     "UnprovisionApplicationType",
+    "GetApplicationManifest",
+    "GetServiceManifest",
     "CreateApplication",
     "GetApplicationInfoList",
     "GetApplicationInfo",

@@ -34,6 +34,8 @@ pub(crate) enum Lifecycle {
     Types,
     TypeVersions(String),
     Unprovision(String),
+    ApplicationManifest(String),
+    ServiceManifest(String),
     Create,
     List,
     Get(String),
@@ -54,6 +56,8 @@ impl Lifecycle {
             Lifecycle::Types => "GetApplicationTypeInfoList",
             Lifecycle::TypeVersions(_) => "GetApplicationTypeInfoListByName",
             Lifecycle::Unprovision(_) => "UnprovisionApplicationType",
+            Lifecycle::ApplicationManifest(_) => "GetApplicationManifest",
+            Lifecycle::ServiceManifest(_) => "GetServiceManifest",
             Lifecycle::Create => "CreateApplication",
             Lifecycle::List => "GetApplicationInfoList",
             Lifecycle::Get(_) => "GetApplicationInfo",
@@ -153,6 +157,12 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, FabricError> {
         }
         ("ApplicationTypes", true, "Unprovision", &Method::POST) => {
             Route::Lifecycle(Lifecycle::Unprovision(decode_once(&key)?))
+        }
+        ("ApplicationTypes", true, "GetApplicationManifest", &Method::GET) => {
+            Route::Lifecycle(Lifecycle::ApplicationManifest(decode_once(&key)?))
+        }
+        ("ApplicationTypes", true, "GetServiceManifest", &Method::GET) => {
+            Route::Lifecycle(Lifecycle::ServiceManifest(decode_once(&key)?))
         }
         ("Applications", false, "Create", &Method::POST) => Route::Lifecycle(Lifecycle::Create),
         ("Applications", false, "", &Method::GET) => Route::Lifecycle(Lifecycle::List),
