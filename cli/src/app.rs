@@ -56,7 +56,8 @@ pub enum AppCommand {
     /// Delete an application (asks for confirmation on a terminal, unless --yes).
     Rm(crate::lifecycle::RemoveArgs),
     /// Write a sample application package to DIR (services, nested folders, names with
-    /// spaces and non-ASCII letters, one large code file), to try `app upload` on.
+    /// spaces and non-ASCII letters, one large code file), to try `app upload` or
+    /// `app deploy` on.
     Sample {
         /// Where to write it (created if missing).
         dir: PathBuf,
@@ -72,6 +73,10 @@ pub enum AppCommand {
         /// ApplicationTypeVersion in the manifest (a second version to upgrade to).
         #[arg(long, default_value = "1.0.0")]
         type_version: String,
+        /// Services whose version (and code) is the type version's, the others staying at
+        /// 1.0.0 [default: 0 for 1.0.0, else 1].
+        #[arg(long)]
+        changed_services: Option<usize>,
     },
 }
 
@@ -170,11 +175,13 @@ pub async fn run(command: AppCommand, top: &Target) -> Result<(), Failure> {
             file_size,
             large_file_size,
             type_version,
+            changed_services,
         } => {
             let sample = SamplePackage {
                 small_files: files,
                 small_file_bytes: file_size,
                 large_file_bytes: large_file_size,
+                changed_services: changed_services.unwrap_or(usize::from(type_version != "1.0.0")),
                 type_version,
                 ..SamplePackage::default()
             };

@@ -2,12 +2,15 @@
 //! continuation tokens, upload sessions by id and by path, then an interrupted upload resumed
 //! from its expected ranges (the gateway's word for the bytes it still misses).
 //!
-//! On the embedded emulator it reads the seeded state and commits the seeded session. On
+//! On the embedded emulator it reads the seeded state, commits the seeded session, then deploys
+//! a sample application twice (created, then upgraded through every domain with a diff
+//! package) and a third time (already at target). On
 //! `--endpoint` it touches nothing that exists: it creates names under a unique prefix and one
 //! upload session of its own, and removes them all afterwards, on failure and Ctrl-C too.
 
 use futures::TryStreamExt;
-use servicefabric_emulator::Emulator;
+use servicefabric_deploy::{ClientExt, DeployOptions};
+use servicefabric_emulator::{Emulator, SamplePackage, write_sample_package};
 use servicefabric_rest::{ChunkRange, Client, Uuid};
 
 use crate::{
@@ -39,7 +42,13 @@ struct Scene {
 
 pub async fn run(target: &Target) -> Result<(), Failure> {
     // Three names a page, so that paging shows on the small seeded tree.
-    let embedded = Emulator::builder().seeded(true).page_max_names(3);
+    // Three names a page, so that paging shows on the small seeded tree; upgrade timers
+    // 500 times faster, so that the deploy's health checks take a moment.
+    let embedded = Emulator::builder()
+        .seeded(true)
+        .page_max_names(3)
+        .upgrade_domains(3)
+        .time_scale(500.0);
     let (client, emulator) = crate::connect(target, embedded, " (3 names a page)").await?;
     if emulator.is_some() {
         let scene = Scene {
@@ -48,7 +57,8 @@ pub async fn run(target: &Target) -> Result<(), Failure> {
             path: "SwaggerTest\\Common.dll".into(),
             commit: true,
         };
-        return walk(&client, &scene).await;
+        walk(&client, &scene).await?;
+        return deploy(&client).await;
     }
     let tag = Uuid::new_v4().simple().to_string();
     let scene = Scene {
@@ -216,4 +226,59 @@ async fn walk(client: &Client, scene: &Scene) -> Result<(), Failure> {
     } else {
         out("  not committed: the tour leaves no file in your image store\n")
     }
+}
+
+/// Step 6, on the embedded emulator only (a real cluster's applications are not a tour's to
+/// change): a sample application created, upgraded with a diff package, then found at target.
+async fn deploy(client: &Client) -> Result<(), Failure> {
+    let work = tempfile::tempdir().map_err(|e| {
+        Failure::Usage(format!(
+            "cannot make a temporary folder for the sample packages: {e}"
+        ))
+    })?;
+    let mut packages = Vec::new();
+    for version in ["1.0.0", "2.0.0"] {
+        let dir = work.path().join(version);
+        let sample = SamplePackage {
+            type_version: version.into(),
+            changed_services: usize::from(version != "1.0.0"),
+            large_file_bytes: 0,
+            ..SamplePackage::default()
+        };
+        write_sample_package(&dir, &sample).map_err(|e| {
+            Failure::Usage(format!("cannot write a sample package to {dir:?}: {e}"))
+        })?;
+        packages.push(dir);
+    }
+    out("\n== 6. Deploy an application: `sfrest app deploy DIR`, three times\n")?;
+    let mut options = DeployOptions {
+        diff: true,
+        poll_interval: std::time::Duration::from_millis(100),
+        ..DeployOptions::default()
+    };
+    options.package.resume_dir = Some(work.path().join("resume"));
+    for dir in [&packages[0], &packages[1], &packages[1]] {
+        let report = client.deploy(dir, &options).await?;
+        let upload = report
+            .upload
+            .as_ref()
+            .map_or("nothing uploaded".to_string(), |u| {
+                format!(
+                    "{} files uploaded{}",
+                    u.files_sent,
+                    if report.diff { " (diff package)" } else { "" }
+                )
+            });
+        let domains = report.upgrade.as_ref().map_or(String::new(), |u| {
+            format!(", {} upgrade domains", u.domains.len())
+        });
+        out(format_args!(
+            "  {} {} {}: {}; {upload}{domains}\n",
+            report.application,
+            report.type_name,
+            report.type_version,
+            report.outcome.as_str()
+        ))?;
+    }
+    Ok(())
 }

@@ -545,3 +545,23 @@ async fn the_deadline_stops_the_wait_or_rolls_back() {
         "1.0.0"
     );
 }
+
+#[tokio::test]
+async fn a_package_left_in_the_store_is_deleted_by_the_next_run() {
+    let (emulator, client) = start(fast()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v1 = package(dir.path(), "1.0.0", 0);
+    let mut options = options(dir.path());
+    options.keep_package = true;
+    let kept = client.deploy(&v1, &options).await.expect("create");
+    assert!(!kept.package_deleted);
+    let stored = emulator
+        .data_dir()
+        .join("store")
+        .join("SampleAppType_1.0.0");
+    assert!(stored.exists());
+    options.keep_package = false;
+    let again = client.deploy(&v1, &options).await.expect("re-run");
+    assert_eq!(again.outcome, Outcome::Unchanged);
+    assert!(again.package_deleted && !stored.exists());
+}

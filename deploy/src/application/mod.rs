@@ -21,6 +21,18 @@ use plan::Plan;
 use report::{DeployReport, Outcome};
 use rollout::Running;
 
+/// Where a deploy puts (or an earlier one put) the package of `version`: the whole package,
+/// then the diff package.
+fn package_paths(type_name: &str, version: &str, options: &DeployOptions) -> Vec<String> {
+    match &options.path_in_store {
+        Some(path) => vec![path.clone()],
+        None => vec![
+            format!("{type_name}_{version}"),
+            format!("{type_name}_{version}_diff"),
+        ],
+    }
+}
+
 impl Workflow<'_> {
     /// See [`ClientExt::deploy`](crate::ClientExt::deploy).
     pub(crate) async fn deploy(self, dir: &Path, options: &DeployOptions) -> Result<DeployReport> {
@@ -120,6 +132,17 @@ impl Workflow<'_> {
             options.note(format!(
                 "{type_name} {version} is provisioned already: nothing to upload"
             ));
+            // A run killed between provision and delete left the package behind.
+            if !options.keep_package {
+                for path in package_paths(type_name, version, options) {
+                    if self.delete_leftover(&path).await? {
+                        options.note(format!(
+                            "deleted {path}, left in the image store by an earlier run"
+                        ));
+                        report.package_deleted = true;
+                    }
+                }
+            }
             return Ok(());
         }
         // A diff needs the version the application runs, provisioned, to fill the gaps.
@@ -134,12 +157,12 @@ impl Workflow<'_> {
                 None
             }
         };
-        let path = options.path_in_store.clone().unwrap_or_else(|| {
-            format!(
-                "{type_name}_{version}{}",
-                if diff_from.is_some() { "_diff" } else { "" }
-            )
-        });
+        let paths = package_paths(type_name, version, options);
+        let path = match (diff_from, paths.as_slice()) {
+            (Some(_), [_, diff]) => diff.clone(),
+            (_, [first, ..]) => first.clone(),
+            _ => format!("{type_name}_{version}"),
+        };
         options.emit(DeployEvent::Step(Step::Upload));
         let mut package = options.package.clone();
         package.compress = plan.compress;
@@ -220,6 +243,21 @@ impl Workflow<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Deletes `path` from the image store if it is there (reads first: a re-run changes
+    /// nothing that needs no change).
+    async fn delete_leftover(self, path: &str) -> Result<bool> {
+        match self.store_content_page(Some(path), None).await {
+            Ok(page) if page.files.is_empty() && page.folders.is_empty() => Ok(false),
+            Ok(_) => match self.delete_store_content(path).await {
+                Ok(()) => Ok(true),
+                Err(e) if e.is_not_found() => Ok(false),
+                Err(e) => Err(e),
+            },
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Steps 4 and 5: create, or upgrade (or follow, or nothing), as the cluster's state says.

@@ -214,7 +214,8 @@ pub struct DeployOptions {
     pub deadline: Option<Instant>,
     /// At the deadline, roll the upgrade back (and follow the rollback).
     pub rollback_on_deadline: bool,
-    /// Time between reads of a running upgrade or provision (default 3 s).
+    /// Longest time between reads of a running upgrade or provision (default 3 s); reads
+    /// come faster right after the upgrade moves.
     pub poll_interval: Duration,
     /// Where the package goes in the image store (default `{TypeName}_{Version}`, with
     /// `_diff` for a diff package).

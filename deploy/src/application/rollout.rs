@@ -1,7 +1,7 @@
 //! Steps 4 and 5: what the cluster's state asks for (create, upgrade, follow, nothing), and
 //! following an upgrade until it ends, pauses, or the deadline passes.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use servicefabric_rest::{
     Client, Error, Result, RollingUpgradeMode, UpgradeProgress, UpgradeState,
@@ -77,6 +77,11 @@ pub(crate) async fn follow(
 ) -> Result<Followed> {
     let mut misses = 0u32;
     let mut rolling_back = false;
+    // Short right after a change (the next often follows soon: a domain's end, the last
+    // health check), doubling to the poll interval while nothing moves.
+    let quick = options.poll_interval.min(Duration::from_millis(250));
+    let mut wait = quick;
+    let mut seen = String::new();
     loop {
         let progress = match client.application_upgrade(name).await {
             Ok(p) => {
@@ -93,6 +98,16 @@ pub(crate) async fn follow(
             Err(e) => return Err(e),
         };
         options.emit(DeployEvent::Upgrade(Box::new(progress.clone())));
+        let now = format!(
+            "{:?}{:?}{:?}",
+            progress.state, progress.domains, progress.next_domain
+        );
+        wait = if now == seen {
+            (wait * 2).min(options.poll_interval)
+        } else {
+            quick
+        };
+        seen = now;
         let last = Some(progress.clone());
         if progress.is_terminal() {
             let outcome = match progress.state {
@@ -149,7 +164,7 @@ pub(crate) async fn follow(
             rolling_back = true;
             continue;
         }
-        tokio::time::sleep(options.poll_interval).await;
+        tokio::time::sleep(wait).await;
     }
 }
 
