@@ -14,7 +14,7 @@ use servicefabric_deploy::{
 use crate::{
     Target,
     deploy_view::DeployView,
-    lifecycle::{Action, Mode, parse_duration, parse_param},
+    lifecycle::{Action, Mode, Timing, parse_duration, parse_param},
     output::{Failure, interrupted, note, out},
     progress,
 };
@@ -35,7 +35,7 @@ pub struct DeployArgs {
     params: Vec<(String, String)>,
     /// The application [default: the parameters file's Name, else fabric:/ + the type name
     /// without a trailing Type].
-    #[arg(long, value_name = "fabric:/NAME")]
+    #[arg(long, value_name = "fabric:/NAME", value_parser = parse_app_name)]
     app_name: Option<String>,
     /// How the upgrade proceeds [default: the profile's, else monitored].
     #[arg(long, value_enum)]
@@ -44,21 +44,8 @@ pub struct DeployArgs {
     /// rollback].
     #[arg(long, value_enum)]
     failure_action: Option<Action>,
-    /// Wait after a domain before health checks (90s, 2m, PT1M, or seconds).
-    #[arg(long, value_parser = parse_duration)]
-    health_check_wait: Option<Duration>,
-    /// How long the application must stay healthy.
-    #[arg(long, value_parser = parse_duration)]
-    health_check_stable: Option<Duration>,
-    /// How long it may stay unhealthy before the failure action.
-    #[arg(long, value_parser = parse_duration)]
-    health_check_retry: Option<Duration>,
-    /// Time for the whole upgrade.
-    #[arg(long, value_parser = parse_duration)]
-    upgrade_timeout: Option<Duration>,
-    /// Time for one upgrade domain.
-    #[arg(long, value_parser = parse_duration)]
-    upgrade_domain_timeout: Option<Duration>,
+    #[command(flatten)]
+    timing: Timing,
     /// Time to wait for replica-set safety before a domain (the runtime's default is
     /// forever).
     #[arg(long, value_parser = parse_duration)]
@@ -115,6 +102,13 @@ pub struct DeployArgs {
     pub target: Target,
 }
 
+/// `--app-name`, checked as the gateway will check it.
+fn parse_app_name(text: &str) -> Result<String, String> {
+    servicefabric_rest::paths::application_id(text)
+        .map(|_| text.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// The exit status of an outcome.
 fn exit_code(outcome: Outcome) -> u8 {
     match outcome {
@@ -132,11 +126,11 @@ fn options(args: &DeployArgs, view: &DeployView) -> DeployOptions {
         failure_action: args.failure_action.map(Action::wire),
         force_restart: args.force_restart.then_some(true),
         replica_set_check_timeout: args.replica_set_check_timeout,
-        health_check_wait: args.health_check_wait,
-        health_check_stable: args.health_check_stable,
-        health_check_retry: args.health_check_retry,
-        upgrade_domain_timeout: args.upgrade_domain_timeout,
-        upgrade_timeout: args.upgrade_timeout,
+        health_check_wait: args.timing.health_check_wait,
+        health_check_stable: args.timing.health_check_stable,
+        health_check_retry: args.timing.health_check_retry,
+        upgrade_domain_timeout: args.timing.upgrade_domain_timeout,
+        upgrade_timeout: args.timing.upgrade_timeout,
         health_policy: None,
     };
     let mut options = DeployOptions {

@@ -144,6 +144,27 @@ pub(crate) enum Action {
     Manual,
 }
 
+/// An upgrade's health-check durations and timeouts, as `app upgrade` and `app deploy` take
+/// them.
+#[derive(Args)]
+pub(crate) struct Timing {
+    /// Wait after a domain before health checks (90s, 2m, PT1M, or seconds).
+    #[arg(long, value_parser = parse_duration)]
+    pub health_check_wait: Option<Duration>,
+    /// How long the application must stay healthy.
+    #[arg(long, value_parser = parse_duration)]
+    pub health_check_stable: Option<Duration>,
+    /// How long it may stay unhealthy before the failure action.
+    #[arg(long, value_parser = parse_duration)]
+    pub health_check_retry: Option<Duration>,
+    /// Time for the whole upgrade.
+    #[arg(long, value_parser = parse_duration)]
+    pub upgrade_timeout: Option<Duration>,
+    /// Time for one upgrade domain.
+    #[arg(long, value_parser = parse_duration)]
+    pub upgrade_domain_timeout: Option<Duration>,
+}
+
 impl Mode {
     pub(crate) fn wire(self) -> RollingUpgradeMode {
         match self {
@@ -180,21 +201,8 @@ pub struct UpgradeArgs {
     /// Monitored: what a failed health check or timeout does.
     #[arg(long, value_enum, default_value_t = Action::Rollback)]
     failure_action: Action,
-    /// Wait after a domain before health checks (90s, 2m, PT1M, or seconds).
-    #[arg(long, value_parser = parse_duration)]
-    health_check_wait: Option<Duration>,
-    /// How long the application must stay healthy.
-    #[arg(long, value_parser = parse_duration)]
-    health_check_stable: Option<Duration>,
-    /// How long it may stay unhealthy before the failure action.
-    #[arg(long, value_parser = parse_duration)]
-    health_check_retry: Option<Duration>,
-    /// Time for the whole upgrade.
-    #[arg(long, value_parser = parse_duration)]
-    upgrade_timeout: Option<Duration>,
-    /// Time for one upgrade domain.
-    #[arg(long, value_parser = parse_duration)]
-    upgrade_domain_timeout: Option<Duration>,
+    #[command(flatten)]
+    timing: Timing,
     /// Restart processes even when only configuration or data changed.
     #[arg(long)]
     force_restart: bool,
@@ -368,11 +376,11 @@ pub async fn upgrade(args: &UpgradeArgs, target: &Target) -> Result<(), Failure>
     request.parameters = args.params.iter().cloned().collect();
     request.mode = args.mode.wire();
     request.failure_action = args.failure_action.wire();
-    request.health_check_wait = args.health_check_wait;
-    request.health_check_stable = args.health_check_stable;
-    request.health_check_retry = args.health_check_retry;
-    request.upgrade_timeout = args.upgrade_timeout;
-    request.upgrade_domain_timeout = args.upgrade_domain_timeout;
+    request.health_check_wait = args.timing.health_check_wait;
+    request.health_check_stable = args.timing.health_check_stable;
+    request.health_check_retry = args.timing.health_check_retry;
+    request.upgrade_timeout = args.timing.upgrade_timeout;
+    request.upgrade_domain_timeout = args.timing.upgrade_domain_timeout;
     request.force_restart = args.force_restart;
     client
         .start_application_upgrade(&args.name, &request)

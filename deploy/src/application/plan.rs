@@ -153,7 +153,8 @@ pub(crate) fn read(dir: &Path, options: &DeployOptions) -> Result<Plan> {
             format!("fabric:/{base}")
         }
     };
-    paths::application_id(&application)?;
+    // `shop` and `fabric:/shop` name the same application; reports use the full form.
+    let application = format!("fabric:/{}", paths::name_id(&application)?);
     let mut not_used = profile.not_used.clone();
     if let Some(enabled) = profile.upgrade_enabled {
         not_used.push(format!(
