@@ -62,13 +62,8 @@ pub(crate) async fn keep_versions(
                 options.note(format!("unprovisioned {type_name} {version}"));
                 gone.push(version);
             }
-            Err(e)
-                if e.code()
-                    .is_some_and(|c| c.as_str() == "FABRIC_E_APPLICATION_TYPE_IN_USE") =>
-            {
-                options.note(format!("kept {type_name} {version}: in use ({e})"));
-            }
-            Err(e) => return Err(e),
+            // In use (an upgrade targets it), or the call failed: kept, and said.
+            Err(e) => options.note(format!("kept {type_name} {version}: {e}")),
         }
     }
     Ok(gone)

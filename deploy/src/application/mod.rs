@@ -109,7 +109,12 @@ impl Workflow<'_> {
             .filter(|_| report.outcome.is_success())
         {
             options.emit(DeployEvent::Step(Step::Cleanup));
-            report.unprovisioned = cleanup::keep_versions(self.0, type_name, keep, options).await?;
+            // The application is where it should be: a cleanup that fails is a line, not a
+            // failed deploy.
+            match cleanup::keep_versions(self.0, type_name, keep, options).await {
+                Ok(gone) => report.unprovisioned = gone,
+                Err(e) => options.note(format!("cleanup of old versions stopped: {e}")),
+            }
         }
         report.elapsed = started.elapsed();
         Ok(report)
