@@ -11,7 +11,14 @@
 //!
 //! `LIMIT_ROUNDS` (default 3), `LIMIT_FILES` (default 500), `LIMIT_MIB` (default 200) and
 //! `LIMIT_PARALLEL` (ours; default `PackageOptions::default().parallel`) and `LIMIT_BIG_MIB`
-//! (default 1024) change the run.
+//! (default 1024) change the run; `LIMIT_LATENCIES` (default `0,2,20`) the milliseconds added,
+//! and `LIMIT_BIG_MIB=0` skips the large file.
+//!
+//! Before and after in the same run: `SFREST_BEFORE` and `SFREST_AFTER` name two `sfrest`
+//! binaries (say, one built at the commit before a change, one at HEAD); each becomes a side of
+//! its own (`sfrest app upload`, `sfrest upload`), with the requests it sent and its peak RSS
+//! (VmHWM, read from /proc while it runs). All latencies run on one emulator, switched with
+//! `Emulator::set_faults`.
 
 use std::{
     path::{Path, PathBuf},
@@ -166,6 +173,41 @@ async fn large_file(work: &Path, rounds: usize, mib: usize) -> Result<(), Failur
         ratios[0],
         ratios[ratios.len() - 1]
     );
+    for (label, binary) in cli_sides() {
+        let mut speeds = Vec::new();
+        let mut peak = 0;
+        for round in 0..rounds {
+            let started = Instant::now();
+            raw_put(&http, emulator.endpoint(), &big).await?;
+            let raw = started.elapsed();
+            client.delete_store_content("big-raw.bin").await?;
+            let resume = work.join(format!("resume-big-{label}-{round}"));
+            let started = Instant::now();
+            peak = peak.max(
+                run_cli(
+                    &binary,
+                    &[
+                        "upload",
+                        &big.to_string_lossy(),
+                        "--path",
+                        "big-cli.bin",
+                        "--endpoint",
+                        emulator.endpoint(),
+                        "--resume-record",
+                        &resume.to_string_lossy(),
+                    ],
+                )
+                .await?,
+            );
+            speeds.push(raw.as_secs_f64() / started.elapsed().as_secs_f64());
+            client.delete_store_content("big-cli.bin").await?;
+        }
+        println!(
+            "{mib} MiB file: sfrest {label} upload reaches {} of one streaming PUT's speed; peak RSS {:.1} MiB",
+            range(speeds),
+            peak as f64 / 1024.0
+        );
+    }
     emulator.shutdown().await;
     std::fs::remove_file(&big)?;
     Ok(())
@@ -173,6 +215,57 @@ async fn large_file(work: &Path, rounds: usize, mib: usize) -> Result<(), Failur
 
 fn total(emulator: &Emulator) -> u64 {
     emulator.requests().values().sum()
+}
+
+/// Peak RSS in KiB of process `pid` (`self` for this one), from /proc (Linux).
+fn peak_rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs an `sfrest` binary to its end; gives its peak RSS in KiB (read every 5 ms).
+async fn run_cli(binary: &Path, args: &[&str]) -> Result<u64, Failure> {
+    let mut child = tokio::process::Command::new(binary)
+        .args(args)
+        .args(["--progress", "none"])
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id().map(|p| p.to_string()).unwrap_or_default();
+    let mut peak = 0;
+    loop {
+        if let Some(kib) = peak_rss_kib(&pid) {
+            peak = peak.max(kib);
+        }
+        tokio::select! {
+            status = child.wait() => {
+                let status = status?;
+                if !status.success() {
+                    return Err(format!("{} {args:?}: {status}", binary.display()).into());
+                }
+                return Ok(peak);
+            }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
+}
+
+/// The `sfrest` binaries to compare, from `SFREST_BEFORE` and `SFREST_AFTER`.
+fn cli_sides() -> Vec<(&'static str, PathBuf)> {
+    [("before", "SFREST_BEFORE"), ("after", "SFREST_AFTER")]
+        .into_iter()
+        .filter_map(|(label, var)| std::env::var_os(var).map(|p| (label, PathBuf::from(p))))
+        .collect()
+}
+
+fn range(mut values: Vec<f64>) -> String {
+    values.sort_by(f64::total_cmp);
+    format!(
+        "{:.2} ({:.2}-{:.2})",
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1]
+    )
 }
 
 #[tokio::main]
@@ -195,50 +288,100 @@ async fn main() -> Result<(), Failure> {
         summary.files,
         summary.bytes as f64 / 1048576.0
     );
-    for latency in [0u64, 2, 20] {
-        let plan = format!("seed=1;*:latency={latency}ms").parse()?;
-        let emulator = Emulator::builder().faults(plan).start().await?;
-        let client = Client::builder(emulator.endpoint())
-            .server_timeout(600)
-            .build()?;
-        let http = reqwest::Client::new();
-        let (mut ratios, mut ours_requests, mut plain_requests) = (Vec::new(), 0, 0);
+    let emulator = Emulator::start().await?;
+    let client = Client::builder(emulator.endpoint())
+        .server_timeout(600)
+        .build()?;
+    let http = reqwest::Client::new();
+    let clis = cli_sides();
+    let sides = 2 + clis.len();
+    let latencies: Vec<u64> = std::env::var("LIMIT_LATENCIES")
+        .unwrap_or_else(|_| "0,2,20".into())
+        .split(',')
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    for latency in latencies {
+        emulator.set_faults(format!("seed=1;*:latency={latency}ms").parse()?);
+        // Per side: times, requests, peak RSS (CLI sides).
+        let mut times = vec![Vec::new(); sides];
+        let mut requests = vec![0u64; sides];
+        let mut rss = vec![0u64; sides];
         for round in 0..rounds {
-            let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
-            for side in [round % 2, 1 - round % 2] {
+            for turn in 0..sides {
+                let side = (turn + round) % sides;
                 let before = total(&emulator);
                 let started = Instant::now();
-                if side == 0 {
-                    let options = PackageOptions {
-                        resume_dir: Some(work.path().join(format!("resume-{latency}-{round}"))),
-                        parallel,
-                        ..PackageOptions::default()
-                    };
-                    client.upload_package(&package, "Limit", &options).await?;
-                    ours = started.elapsed();
-                    ours_requests = total(&emulator) - before;
-                } else {
-                    plain_requests = plain(&http, emulator.endpoint(), &package).await?;
-                    theirs = started.elapsed();
+                match side {
+                    0 => {
+                        plain(&http, emulator.endpoint(), &package).await?;
+                    }
+                    1 => {
+                        let options = PackageOptions {
+                            resume_dir: Some(work.path().join(format!("resume-{latency}-{round}"))),
+                            parallel,
+                            ..PackageOptions::default()
+                        };
+                        client.upload_package(&package, "Limit", &options).await?;
+                    }
+                    cli => {
+                        let (label, binary) = &clis[cli - 2];
+                        let resume = work
+                            .path()
+                            .join(format!("resume-{label}-{latency}-{round}"));
+                        let peak = run_cli(
+                            binary,
+                            &[
+                                "app",
+                                "upload",
+                                &package.to_string_lossy(),
+                                "--path-in-store",
+                                "Limit",
+                                "--endpoint",
+                                emulator.endpoint(),
+                                "--resume-dir",
+                                &resume.to_string_lossy(),
+                            ],
+                        )
+                        .await?;
+                        rss[side] = rss[side].max(peak);
+                    }
                 }
+                times[side].push(started.elapsed().as_secs_f64());
+                requests[side] = total(&emulator) - before;
                 client.delete_store_content("Limit").await?;
             }
-            ratios.push(ours.as_secs_f64() / theirs.as_secs_f64());
+        }
+        let plain_times = times[0].clone();
+        let ratio = |side: usize| -> Vec<f64> {
+            times[side]
+                .iter()
+                .zip(&plain_times)
+                .map(|(t, p)| t / p)
+                .collect()
+        };
+        println!(
+            "{latency:>2} ms added: ours / plain = {}; requests: ours {}, plain {}",
+            range(ratio(1)),
+            requests[1],
+            requests[0]
+        );
+        for (i, (label, _)) in clis.iter().enumerate() {
             println!(
-                "  {latency:>2} ms, round {round}: ours {:.2} s, plain {:.2} s",
-                ours.as_secs_f64(),
-                theirs.as_secs_f64()
+                "{latency:>2} ms added: sfrest {label} / plain = {}; requests {}; peak RSS {:.1} MiB",
+                range(ratio(i + 2)),
+                requests[i + 2],
+                rss[i + 2] as f64 / 1024.0
             );
         }
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "{latency:>2} ms added: ours / plain = {:.2} ({:.2}-{:.2}); requests: ours {ours_requests}, plain {plain_requests}",
-            ratios[ratios.len() / 2],
-            ratios[0],
-            ratios[ratios.len() - 1]
-        );
-        emulator.shutdown().await;
     }
+    emulator.shutdown().await;
+    println!(
+        "peak RSS of this process (emulator and in-process uploads): {:.1} MiB",
+        peak_rss_kib("self").unwrap_or(0) as f64 / 1024.0
+    );
     std::fs::remove_dir_all(&package)?;
-    large_file(work.path(), rounds, env_or("LIMIT_BIG_MIB", 1024)).await
+    match env_or("LIMIT_BIG_MIB", 1024) {
+        0 => Ok(()),
+        mib => large_file(work.path(), rounds, mib).await,
+    }
 }

@@ -643,6 +643,22 @@ impl Emulator {
         &self.root
     }
 
+    /// Puts another fault plan in force from the next request on (with its own seeded
+    /// sequence), as if the emulator had been started with it: one emulator for several
+    /// network conditions in a benchmark.
+    ///
+    /// ```no_run
+    /// # use servicefabric_emulator::{Emulator, FaultPlan};
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::start().await?;
+    /// emulator.set_faults("seed=1;*:latency=20ms".parse::<FaultPlan>()?);
+    /// emulator.set_faults(FaultPlan::default());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.state.faults.replace(plan);
+    }
+
     /// Creates many names at once, in process (for large test and benchmark setups).
     /// Existing names are skipped; an invalid name stops with its value.
     ///

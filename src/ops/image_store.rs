@@ -7,7 +7,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{TryStreamExt, stream};
 use reqwest::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{
     Client, Error, Result,
@@ -467,23 +466,32 @@ impl Client {
 }
 
 /// A request body streaming exactly `size` bytes of the file from its start; a file that
-/// shrank fails the request instead of sending a short file.
+/// shrank fails the request instead of sending a short file. Each piece's buffer is
+/// allocated here, on the async worker that frees it, and only filled on a blocking thread:
+/// buffers allocated on the many blocking threads spread over glibc's per-thread arenas, and
+/// peak memory then grew with file size (BENCHMARKS.md, issue 21).
 fn file_body(file: std::io::Result<std::fs::File>, size: u64) -> reqwest::Body {
     const PIECE: u64 = 256 * 1024;
     let start = async move {
-        let mut file = tokio::fs::File::from_std(file?);
-        file.seek(SeekFrom::Start(0)).await?;
+        let mut file = file?;
+        std::io::Seek::seek(&mut file, SeekFrom::Start(0))?;
         Ok::<_, std::io::Error>((file, 0u64))
     };
     let pieces = stream::once(start)
         .map_ok(move |state| {
-            stream::try_unfold(state, move |(mut file, sent)| async move {
+            stream::try_unfold(state, move |(file, sent)| async move {
                 if sent >= size {
                     return Ok(None);
                 }
                 let want = usize::try_from((size - sent).min(PIECE)).unwrap_or(PIECE as usize);
-                let mut buffer = vec![0u8; want];
-                let n = file.read(&mut buffer).await?;
+                let buffer = vec![0u8; want];
+                let (file, mut buffer, n) = tokio::task::spawn_blocking(move || {
+                    let (mut file, mut buffer) = (file, buffer);
+                    let n = std::io::Read::read(&mut file, &mut buffer)?;
+                    Ok::<_, std::io::Error>((file, buffer, n))
+                })
+                .await
+                .map_err(std::io::Error::other)??;
                 if n == 0 {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,

@@ -280,23 +280,37 @@ impl fmt::Display for FaultPlan {
 /// A plan in force: the plan and its random sequence.
 #[derive(Debug)]
 pub(crate) struct Injector {
-    plan: FaultPlan,
-    rng: Mutex<fastrand::Rng>,
+    /// The plan and its random sequence, replaced together.
+    plan: Mutex<(FaultPlan, fastrand::Rng)>,
 }
 
 impl Injector {
     pub fn new(plan: FaultPlan) -> Self {
-        let rng = Mutex::new(fastrand::Rng::with_seed(plan.seed));
-        Self { plan, rng }
+        let rng = fastrand::Rng::with_seed(plan.seed);
+        Self {
+            plan: Mutex::new((plan, rng)),
+        }
+    }
+
+    /// Puts `plan` in force from the next request on, with its own random sequence.
+    pub fn replace(&self, plan: FaultPlan) {
+        if let Ok(mut current) = self.plan.lock() {
+            let rng = fastrand::Rng::with_seed(plan.seed);
+            *current = (plan, rng);
+        }
     }
 
     /// The fate of the next request of `operation`, and the latency to add.
     pub fn decide(&self, operation: &str) -> (Fate, Duration) {
-        if self.plan.is_empty() {
+        let Ok(mut current) = self.plan.lock() else {
+            return (Fate::Serve, Duration::ZERO);
+        };
+        let (plan, rng) = &mut *current;
+        if plan.is_empty() {
             return (Fate::Serve, Duration::ZERO);
         }
-        let faults = self.plan.faults(operation);
-        let draw = self.rng.lock().map_or(1.0, |mut rng| rng.f64());
+        let faults = *plan.faults(operation);
+        let draw = rng.f64();
         let fate = if draw < faults.busy {
             Fate::Busy
         } else if draw < faults.busy + faults.timeout {
