@@ -23,6 +23,18 @@ pub(crate) struct ServiceManifest {
     pub packages: Vec<(String, String)>,
 }
 
+/// A service or package name, which becomes a folder name: nothing that leaves the folder.
+fn folder_name(name: &str, what: &str, source: &str) -> Result<String> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', ':']) {
+        return Err(Error::invalid(
+            "manifest",
+            source,
+            &format!("{what} that is a plain folder name, not {name:?}"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
 fn named(node: roxmltree::Node<'_, '_>, name: &str) -> bool {
     node.is_element() && node.tag_name().name() == name
 }
@@ -74,15 +86,16 @@ impl ApplicationManifest {
             .children()
             .filter(|n| named(*n, "ServiceManifestImport"))
             .flat_map(|n| n.children().filter(|c| named(*c, "ServiceManifestRef")))
-            .filter_map(|r| {
-                Some((
-                    r.attribute("ServiceManifestName")?.to_string(),
+            .map(|r| {
+                let name = r.attribute("ServiceManifestName").unwrap_or_default();
+                Ok((
+                    folder_name(name, "a ServiceManifestName", source)?,
                     r.attribute("ServiceManifestVersion")
                         .unwrap_or_default()
                         .to_string(),
                 ))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Self {
             type_name: attr("ApplicationTypeName")?,
             type_version: attr("ApplicationTypeVersion")?,
@@ -113,13 +126,14 @@ impl ServiceManifest {
                         "CodePackage" | "ConfigPackage" | "DataPackage"
                     )
             })
-            .filter_map(|n| {
-                Some((
-                    n.attribute("Name")?.to_string(),
+            .map(|n| {
+                let name = n.attribute("Name").unwrap_or_default();
+                Ok((
+                    folder_name(name, "a package Name", source)?,
                     n.attribute("Version").unwrap_or_default().to_string(),
                 ))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Self {
             version: root.attribute("Version").unwrap_or_default().to_string(),
             packages,
@@ -147,6 +161,21 @@ mod tests {
         assert_eq!(m.imports, vec![("WebPkg".into(), "2.0.0".into())]);
         assert!(m.declared("web_instancecount").is_some());
         assert!(m.declared("Other").is_none());
+    }
+
+    #[test]
+    fn names_that_would_leave_the_package_folder_are_refused() {
+        for bad in ["..", "a/b", "a\\b", ""] {
+            let text = format!(
+                "<ApplicationManifest ApplicationTypeName=\"T\" ApplicationTypeVersion=\"1\"><ServiceManifestImport><ServiceManifestRef ServiceManifestName=\"{bad}\" ServiceManifestVersion=\"1\"/></ServiceManifestImport></ApplicationManifest>"
+            );
+            let e = ApplicationManifest::parse(&text, "m").expect_err(bad);
+            assert!(e.to_string().contains("plain folder name"), "{e}");
+            let text = format!(
+                "<ServiceManifest Version=\"1\"><CodePackage Name=\"{bad}\" Version=\"1\"/></ServiceManifest>"
+            );
+            assert!(ServiceManifest::parse(&text, "s").is_err(), "{bad}");
+        }
     }
 
     #[test]
