@@ -7,7 +7,6 @@
 use std::fmt::{self, Write as _};
 
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
-use url::form_urlencoded::byte_serialize;
 
 /// Everything but RFC 3986 unreserved characters: Python's `quote(value, safe='')`, which the
 /// official SDK applies to `contentPath`.
@@ -75,7 +74,8 @@ impl Query {
         Self { url, first: true }
     }
 
-    /// Appends `name=value`: the value form-encoded, or as it is (`x-ms-skip-url-encoding`:
+    /// Appends `name=value`: the value percent-encoded as the official SDK does, or as it is
+    /// (`x-ms-skip-url-encoding`:
     /// continuation tokens, which the gateway escapes itself and unescapes once).
     pub(crate) fn push<T: fmt::Display + ?Sized>(&mut self, name: &str, value: &T, verbatim: bool) {
         self.url.push(if self.first { '?' } else { '&' });
@@ -87,7 +87,7 @@ impl Query {
         let _ = if verbatim {
             write!(Escaped(&mut self.url), "{value}")
         } else {
-            write!(FormEncoded(&mut self.url), "{value}")
+            write!(PythonQuoted(&mut self.url), "{value}")
         };
     }
 
@@ -96,19 +96,20 @@ impl Query {
     }
 }
 
-/// Form-encodes what is written through it (`application/x-www-form-urlencoded`, as
-/// `serde_urlencoded` and the official clients do), without an intermediate string.
-struct FormEncoded<'a>(&'a mut String);
+/// Percent-encodes what is written through it as the official SDK writes query values
+/// (msrest's `quote(value, safe='')`: everything but `A-Z a-z 0-9 - . _ ~`, space as `%20`,
+/// not form encoding's `+`), without an intermediate string.
+struct PythonQuoted<'a>(&'a mut String);
 
-impl fmt::Write for FormEncoded<'_> {
+impl fmt::Write for PythonQuoted<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         // Versions, ids, numbers and booleans need no escape: copy them in one go.
         if s.bytes().all(
-            |b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*'),
+            |b| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~'),
         ) {
             self.0.push_str(s);
         } else {
-            self.0.extend(byte_serialize(s.as_bytes()));
+            self.0.extend(utf8_percent_encode(s, SEGMENT));
         }
         Ok(())
     }
@@ -158,15 +159,24 @@ mod tests {
     }
 
     #[test]
-    fn query_values_are_form_encoded_and_tokens_kept() {
+    fn query_values_are_quoted_as_the_sdk_does_and_tokens_kept() {
         assert_eq!(query(&[]), "http://h/p");
         assert_eq!(
             query(&[("api-version", "6.0", false), ("Recursive", "true", false)]),
             "http://h/p?api-version=6.0&Recursive=true"
         );
+        // msrest's Serializer.query gives these, checked with the SDK itself:
+        // 'Back End Pkg' -> Back%20End%20Pkg, 'a*b~c+d' -> a%2Ab~c%2Bd.
         assert_eq!(
             query(&[("a", "x y&z=é+", false)]),
-            "http://h/p?a=x+y%26z%3D%C3%A9%2B"
+            "http://h/p?a=x%20y%26z%3D%C3%A9%2B"
+        );
+        assert_eq!(
+            query(&[
+                ("ServiceManifestName", "Back End Pkg", false),
+                ("n", "a*b~c+d", false)
+            ]),
+            "http://h/p?ServiceManifestName=Back%20End%20Pkg&n=a%2Ab~c%2Bd"
         );
         // A token goes as the gateway wrote it; only what the URL parser would escape is.
         let token = "fabric:/a/b%20c$7&x=+";
