@@ -275,7 +275,8 @@ pub async fn run(args: &DeployArgs, target: &Target) -> Result<(), Failure> {
             if view.upgrading() {
                 note(format_args!("sfrest: interrupted; the upgrade goes on: follow it with `sfrest app status {name} --watch`, or run the same deploy again to follow it to its end"));
                 if view.json() {
-                    let _ = out(format_args!("{}\n", serde_json::json!({"event": "report", "application": name, "outcome": "started", "interrupted": true, "exitCode": 128 + u16::from(signal)})));
+                    let (type_name, type_version) = view.deploying().unwrap_or_default();
+                    let _ = out(format_args!("{}\n", serde_json::json!({"event": "report", "application": name, "typeName": type_name, "typeVersion": type_version, "outcome": "started", "interrupted": true, "exitCode": 128 + u16::from(signal)})));
                 }
             } else {
                 note("sfrest: interrupted; run the same deploy again to finish the job (the upload resumes, a provision done is found done)");

@@ -31,6 +31,8 @@ enum Kind {
 #[derive(Default)]
 struct State {
     application: Option<String>,
+    /// The type and version being deployed.
+    deploying: Option<(String, String)>,
     upload: Option<Progress>,
     upload_json_at: Option<Instant>,
     step: Option<Step>,
@@ -106,6 +108,11 @@ impl DeployView {
         self.state.lock().ok().and_then(|s| s.application.clone())
     }
 
+    /// The type and version being deployed, once read.
+    pub fn deploying(&self) -> Option<(String, String)> {
+        self.state.lock().ok().and_then(|s| s.deploying.clone())
+    }
+
     /// Whether an upgrade was started or followed.
     pub fn upgrading(&self) -> bool {
         self.state.lock().is_ok_and(|s| s.upgrading)
@@ -143,6 +150,7 @@ impl DeployView {
             } => {
                 if let Ok(mut s) = self.state.lock() {
                     s.application = Some(application.clone());
+                    s.deploying = Some((type_name.clone(), type_version.clone()));
                 }
                 if self.json() {
                     json_line(

@@ -407,3 +407,42 @@ async fn killed_during_the_upgrade_the_rerun_follows_it() {
     )
     .await;
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_during_the_upgrade_exits_130_with_a_started_report() {
+    let emulator = Emulator::builder()
+        .seeded(false)
+        .upgrade_domains(3)
+        .time_scale(5.0)
+        .start()
+        .await
+        .expect("emulator");
+    let work = tempfile::tempdir().expect("tempdir");
+    assert_eq!(code(&deploy(&emulator, work.path(), &package(work.path(), "1.0.0"), &[]).await), 0);
+    let v2 = package(work.path(), "2.0.0");
+    let child = deploy_command(&emulator, work.path(), &v2, &["--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id().expect("pid").to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while count(&emulator, "GetApplicationUpgrade") < 3 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", emulator.requests());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let output = child.wait_with_output().await.expect("wait");
+    assert_eq!(code(&output), 130, "{}", text(&output));
+    let report = events(&output).pop().expect("report");
+    assert_eq!(report["outcome"], "started", "{report}");
+    assert_eq!(report["typeName"], "SampleAppType");
+    assert_eq!(report["typeVersion"], "2.0.0");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("sfrest app status fabric:/SampleApp --watch"), "{said}");
+}
