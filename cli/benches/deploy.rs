@@ -194,7 +194,7 @@ fn sfctl_deploy(home: &Path, v1: &Path, v2: &Path) -> Result<(), Failure> {
 
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
-    let rounds = env_or("DEPLOY_ROUNDS", 3.0) as usize;
+    let rounds = (env_or("DEPLOY_ROUNDS", 3.0) as usize).max(1);
     let files = env_or("DEPLOY_FILES", 500.0) as usize;
     let mib = env_or("DEPLOY_MIB", 200.0) as usize;
     let scale = env_or("DEPLOY_TIME_SCALE", 100.0);

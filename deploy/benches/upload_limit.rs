@@ -270,7 +270,7 @@ fn range(mut values: Vec<f64>) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
-    let rounds = env_or("LIMIT_ROUNDS", 3);
+    let rounds = env_or("LIMIT_ROUNDS", 3).max(1);
     let files = env_or("LIMIT_FILES", 500);
     let mib = env_or("LIMIT_MIB", 200);
     let parallel = env_or("LIMIT_PARALLEL", PackageOptions::default().parallel);
