@@ -419,7 +419,10 @@ async fn interrupted_during_the_upgrade_exits_130_with_a_started_report() {
         .await
         .expect("emulator");
     let work = tempfile::tempdir().expect("tempdir");
-    assert_eq!(code(&deploy(&emulator, work.path(), &package(work.path(), "1.0.0"), &[]).await), 0);
+    assert_eq!(
+        code(&deploy(&emulator, work.path(), &package(work.path(), "1.0.0"), &[]).await),
+        0
+    );
     let v2 = package(work.path(), "2.0.0");
     let child = deploy_command(&emulator, work.path(), &v2, &["--json"])
         .stdout(std::process::Stdio::piped())
@@ -429,7 +432,11 @@ async fn interrupted_during_the_upgrade_exits_130_with_a_started_report() {
     let pid = child.id().expect("pid").to_string();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while count(&emulator, "GetApplicationUpgrade") < 3 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", emulator.requests());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            emulator.requests()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let sent = std::process::Command::new("kill")
@@ -444,5 +451,8 @@ async fn interrupted_during_the_upgrade_exits_130_with_a_started_report() {
     assert_eq!(report["typeName"], "SampleAppType");
     assert_eq!(report["typeVersion"], "2.0.0");
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("sfrest app status fabric:/SampleApp --watch"), "{said}");
+    assert!(
+        said.contains("sfrest app status fabric:/SampleApp --watch"),
+        "{said}"
+    );
 }
