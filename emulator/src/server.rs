@@ -11,7 +11,7 @@ use tokio::{
     task::JoinSet,
 };
 
-use crate::{State, gateway::handler as http};
+use crate::gateway::{State, handler as http};
 
 /// What serves https (feature `tls`); without the feature there is none to give.
 #[cfg(feature = "tls")]
