@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use servicefabric_deploy::{
-    ClientExt, PackageOptions, PackageProgressFn, PackageReport, default_resume_dir,
-};
+use servicefabric_deploy::{ClientExt, PackageOptions, PackageProgressFn, PackageReport};
 use servicefabric_emulator::{SamplePackage, write_sample_package};
 use servicefabric_rest::{
     ApplicationPackage, CleanupPolicy, Client, DEFAULT_PROVISION_TIMEOUT, ProvisionOptions,
@@ -16,6 +14,7 @@ use servicefabric_rest::{
 use crate::{
     Target, lifecycle,
     output::{Failure, interrupted, note, out},
+    package_flags::PackageFlags,
     progress::Progress,
 };
 
@@ -87,28 +86,11 @@ pub struct UploadArgs {
     /// Where in the image store [default: the folder's name].
     #[arg(long)]
     path_in_store: Option<String>,
-    /// Files sent at once.
-    #[arg(long, default_value_t = 8)]
-    parallel: usize,
-    /// Zip each Code/Config/Data folder of a copy and upload the zips (your folder is not
-    /// changed).
-    #[arg(long)]
-    compress: bool,
+    #[command(flatten)]
+    package: PackageFlags,
     /// Provision the application type once the upload is complete.
     #[arg(long)]
     provision: bool,
-    /// Files of at least this many bytes go through resumable upload sessions.
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
-    session_threshold: u64,
-    /// Chunk size of session uploads, in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
-    chunk_size: u64,
-    /// Chunks of one session upload sent at once.
-    #[arg(long, default_value_t = 4)]
-    chunks_in_flight: usize,
-    /// Where resume records are kept [default: ~/.cache/servicefabric-rest/uploads].
-    #[arg(long)]
-    resume_dir: Option<PathBuf>,
     /// With --provision: server timeout of the provision, in seconds.
     #[arg(long, default_value_t = DEFAULT_PROVISION_TIMEOUT)]
     provision_timeout: u64,
@@ -270,12 +252,6 @@ async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
     let shown = progress.clone();
     let found_so_far = std::sync::atomic::AtomicU64::new(0);
     let options = PackageOptions {
-        parallel: args.parallel,
-        session_threshold: args.session_threshold,
-        chunk_size: args.chunk_size,
-        chunks_in_flight: args.chunks_in_flight,
-        compress: args.compress,
-        resume_dir: Some(args.resume_dir.clone().unwrap_or_else(default_resume_dir)),
         progress: Some(PackageProgressFn::new(move |p| {
             shown.bytes(p.bytes_done, p.bytes_total, p.bytes_found);
             // A file found in the store is no milestone: only files this run sent are.
@@ -285,7 +261,7 @@ async fn upload(args: &UploadArgs, target: &Target) -> Result<(), Failure> {
                 (p.file_bytes_done == p.file_bytes_total && !found).then_some(p.file.as_str());
             shown.files(p.files_done, p.files_total, finished);
         })),
-        ..PackageOptions::default()
+        ..args.package.options()
     };
     let outcome = tokio::select! {
         outcome = client.upload_package(&args.dir, &path_in_store, &options) => outcome,

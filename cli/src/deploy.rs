@@ -7,8 +7,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
 use servicefabric_deploy::{
-    ClientExt, DeployEventFn, DeployOptions, DeployReport, Outcome, PublishProfile,
-    UpgradeSettings, default_resume_dir,
+    ClientExt, DeployEventFn, DeployOptions, DeployReport, Outcome, PublishProfile, UpgradeSettings,
 };
 
 use crate::{
@@ -16,6 +15,7 @@ use crate::{
     deploy_view::DeployView,
     lifecycle::{Action, Mode, Timing, parse_duration, parse_param},
     output::{Failure, interrupted, note, out},
+    package_flags::PackageFlags,
     progress,
 };
 
@@ -82,16 +82,10 @@ pub struct DeployArgs {
     /// Where the package goes in the image store [default: TYPE_VERSION].
     #[arg(long)]
     path_in_store: Option<String>,
-    /// Files uploaded at once.
-    #[arg(long, default_value_t = 8)]
-    parallel: usize,
-    /// Zip each Code/Config/Data folder of a copy and upload the zips (also the profile's
+    /// How the package is uploaded (`--compress` also comes from the profile's
     /// CompressPackage).
-    #[arg(long)]
-    compress: bool,
-    /// Where upload resume records are kept [default: ~/.cache/servicefabric-rest/uploads].
-    #[arg(long)]
-    resume_dir: Option<PathBuf>,
+    #[command(flatten)]
+    package: PackageFlags,
     /// Time between reads of a running upgrade.
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     poll_interval: Duration,
@@ -151,9 +145,7 @@ fn options(args: &DeployArgs, view: &DeployView) -> DeployOptions {
         path_in_store: args.path_in_store.clone(),
         ..DeployOptions::default()
     };
-    options.package.parallel = args.parallel;
-    options.package.compress = args.compress;
-    options.package.resume_dir = Some(args.resume_dir.clone().unwrap_or_else(default_resume_dir));
+    options.package = args.package.options();
     let shown = view.clone();
     options.events = Some(DeployEventFn::new(move |e| shown.show(e)));
     options

@@ -8,6 +8,7 @@ mod deploy_view;
 mod emulator;
 mod lifecycle;
 mod output;
+mod package_flags;
 mod profiles;
 mod progress;
 mod security;
