@@ -111,23 +111,23 @@ pub(crate) async fn follow(
         let last = Some(progress.clone());
         if progress.is_terminal() {
             let outcome = match progress.state {
+                // Done only once the application shows the version; until then, read again
+                // (the deadline still applies).
                 UpgradeState::RollingForwardCompleted if progress.target_version == version => {
-                    // Done only once the application shows the version.
                     let app = client.application(name).await?;
-                    if app.as_ref().is_none_or(|a| a.type_version != version) {
-                        tokio::time::sleep(options.poll_interval).await;
-                        continue;
-                    }
-                    Outcome::Upgraded
+                    app.is_some_and(|a| a.type_version == version)
+                        .then_some(Outcome::Upgraded)
                 }
-                UpgradeState::RollingBackCompleted => Outcome::RolledBack,
-                _ => Outcome::Failed,
+                UpgradeState::RollingBackCompleted => Some(Outcome::RolledBack),
+                _ => Some(Outcome::Failed),
             };
-            return Ok(Followed {
-                outcome,
-                last,
-                next_action: None,
-            });
+            if let Some(outcome) = outcome {
+                return Ok(Followed {
+                    outcome,
+                    last,
+                    next_action: None,
+                });
+            }
         }
         if paused(&progress) {
             let next = progress
